@@ -1,0 +1,73 @@
+"""Prompts in the papers' conversational form and ReAct parsing of replies.
+
+The conversation (IPR/ETO's format, our wording): the task description as the first user turn,
+"OK" from the assistant, optional in-context example turns, then ``Observation:\\n...`` user turns
+and ``Thought: ...\\nAction: ...`` assistant turns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from harness.types import Step
+
+INVALID_FORMAT = "Invalid format: the reply must end with a line 'Action: <action>'. No action was taken."
+
+TASK_DESCRIPTIONS: dict[str, str] = {
+    "webshop": (
+        "You are shopping on a web store for a customer.\n"
+        "Each turn you get an observation of the current page, and you answer with one action.\n"
+        "Actions:\n"
+        "search[keywords]  (only when the page has a search box)\n"
+        "click[value]  (value must be one of the page's clickable items: buttons, product ids, options)\n"
+        "An action that is not possible does nothing. Choose search keywords with care.\n"
+        "Answer in this format:\n\n"
+        "Thought: <your reasoning>\nAction: <one action>"
+    ),
+}
+
+_ACTION_LINE = re.compile(r"Action:\s?(.*)", re.DOTALL)
+
+
+def parse_react(text: str) -> tuple[str, str | None]:
+    """Split a reply into (thought, action); action is ``None`` when no ``Action:`` is present.
+
+    Like the papers' agents, everything after the first ``Action:`` is the action (stripped).
+    """
+    m = _ACTION_LINE.search(text)
+    if m is None:
+        return text.strip(), None
+    thought = text[: m.start()].strip()
+    if thought.startswith("Thought:"):
+        thought = thought[len("Thought:") :].strip()
+    action = m.group(1).strip()
+    return thought, (action or None)
+
+
+def format_react(thought: str, action: str) -> str:
+    """The canonical reply text for a thought and an action."""
+    return f"Thought: {thought}\nAction: {action}"
+
+
+def observation_turn(observation: str) -> str:
+    """The user turn carrying an environment observation."""
+    return f"Observation:\n{observation}"
+
+
+def build_messages(
+    env_id: str,
+    initial_observation: str,
+    steps: Sequence[Step] = (),
+    icl_messages: Sequence[dict[str, str]] = (),
+) -> list[dict[str, str]]:
+    """The chat history up to now: task description, "OK", examples, then observation/reply turns."""
+    if env_id not in TASK_DESCRIPTIONS:
+        raise ValueError(f"no prompt for environment '{env_id}'; known: {', '.join(TASK_DESCRIPTIONS)}")
+    messages = [{"role": "user", "content": TASK_DESCRIPTIONS[env_id]}, {"role": "assistant", "content": "OK"}]
+    messages.extend(icl_messages)
+    messages.append({"role": "user", "content": observation_turn(initial_observation)})
+    for s in steps:
+        messages.append({"role": "assistant", "content": s.text})
+        messages.append({"role": "user", "content": observation_turn(s.observation)})
+    return messages

@@ -1,0 +1,151 @@
+"""Core records that flow between the stages: tasks, steps, trajectories and evaluation results.
+
+All records are frozen dataclasses with plain-JSON ``to_dict``/``from_dict`` so they round-trip
+through JSONL, parquet and the Hub unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+StopReason = Literal["done", "max_steps", "invalid_format", "context_overflow"]
+STOP_REASONS: tuple[str, ...] = ("done", "max_steps", "invalid_format", "context_overflow")
+
+
+def content_hash(obj: Any, length: int = 16) -> str:
+    """Return a short, stable sha256 hex digest of ``obj`` serialised as canonical JSON."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One episode's specification: which environment, which task, and what the agent is asked."""
+
+    env_id: str
+    """Registered environment name, e.g. ``"webshop"``."""
+    task_id: str
+    """Identifier unique within the environment (WebShop: the goal index as a string)."""
+    instruction: str
+    """The natural-language instruction the agent receives."""
+    split: str | None = None
+    """Split the task belongs to (``train``/``valid``/``test``), when known."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One agent turn and the environment's answer to it."""
+
+    text: str
+    """The policy's full reply, ReAct form: ``Thought: ...\\nAction: ...``."""
+    action: str | None
+    """The parsed action sent to the environment; ``None`` when the reply had no parsable action."""
+    observation: str
+    """What the environment (or the format checker) answered."""
+    reward: float = 0.0
+    """Environment reward returned by this step (WebShop: non-zero only on purchase)."""
+    done: bool = False
+    """Whether the environment ended the episode at this step."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Environment extras (e.g. WebShop's reward breakdown on purchase)."""
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A complete episode: the task, every step, the outcome and how it stopped."""
+
+    env_id: str
+    env_version: str
+    task_id: str
+    instruction: str
+    initial_observation: str
+    steps: tuple[Step, ...]
+    final_reward: float
+    """Outcome reward r_o in [0, 1] (WebShop: the purchase reward; 0 when no purchase)."""
+    stop_reason: StopReason
+    policy: str = ""
+    """Policy spec that produced the episode, e.g. ``expert`` or ``hf:runs/sft``."""
+    seed: int | None = None
+    """Seed of the episode's random draws (policy sampling), ``None`` for fully greedy runs."""
+    success_threshold: float = 1.0
+
+    @property
+    def success(self) -> bool:
+        """True when the outcome reward reaches the environment's success threshold (WebShop: 1.0)."""
+        return self.final_reward >= self.success_threshold
+
+    @property
+    def actions(self) -> list[str | None]:
+        """The parsed action of every step, ``None`` where the reply was malformed."""
+        return [s.action for s in self.steps]
+
+    @property
+    def id(self) -> str:
+        """Content hash of everything that defines the episode (not the policy label)."""
+        return content_hash(
+            {
+                "env_id": self.env_id,
+                "env_version": self.env_version,
+                "task_id": self.task_id,
+                "instruction": self.instruction,
+                "initial_observation": self.initial_observation,
+                "steps": [[s.text, s.action, s.observation, s.reward, s.done] for s in self.steps],
+                "final_reward": self.final_reward,
+                "stop_reason": self.stop_reason,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (includes the derived ``id`` and ``success`` for readers)."""
+        d = asdict(self)
+        d["steps"] = [asdict(s) for s in self.steps]
+        d["id"] = self.id
+        d["success"] = self.success
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trajectory:
+        """Inverse of :meth:`to_dict`; derived keys are ignored (and ``id`` is checked)."""
+        fields = {k: v for k, v in d.items() if k not in ("id", "success")}
+        fields["steps"] = tuple(Step(**s) for s in d["steps"])
+        traj = cls(**fields)
+        if "id" in d and d["id"] != traj.id:
+            raise ValueError(
+                f"trajectory {d['id']} (task {d.get('task_id')}) does not match its content hash "
+                f"{traj.id}: the record was edited after it was written"
+            )
+        return traj
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A scalar metric with its sample size and (optional) 95% confidence interval."""
+
+    value: float
+    n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """What an evaluation produced: metrics, per-task outcomes and full provenance."""
+
+    env_id: str
+    env_version: str
+    split: str
+    policy: str
+    metrics: dict[str, Metric]
+    per_task: dict[str, float]
+    """task id -> final reward."""
+    provenance: dict[str, Any]
+    schema_version: str = "1"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, as written to ``results.json``."""
+        d = asdict(self)
+        d["metrics"] = {k: asdict(m) for k, m in self.metrics.items()}
+        return d
