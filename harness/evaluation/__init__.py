@@ -1,0 +1,1 @@
+"""Evaluation: metrics with intervals, results files with provenance."""

@@ -1,0 +1,40 @@
+"""Shared fixtures. Tests are hermetic: no network, caches in a per-session temp folder."""
+
+from __future__ import annotations
+
+import os
+
+# Before any Hugging Face import: never reach the Hub from tests.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Point harness's caches (generated catalog, search index) at a fresh folder for the session."""
+    old = os.environ.get("HARNESS_CACHE")
+    os.environ["HARNESS_CACHE"] = str(tmp_path_factory.mktemp("harness-cache"))
+    yield
+    if old is None:
+        os.environ.pop("HARNESS_CACHE", None)
+    else:
+        os.environ["HARNESS_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def small_catalog(tmp_path_factory: pytest.TempPathFactory):
+    """A generated 240-product WebShop catalog with 600 goals (test 0-499, valid 500-599)."""
+    from harness.envs.webshop.generator import write_catalog
+
+    return write_catalog(tmp_path_factory.mktemp("catalog") / "small", n_products=240, n_goals=600, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_world(small_catalog):
+    """The loaded world (catalog, goals, search index) over ``small_catalog``."""
+    from harness.envs.webshop import load_world
+
+    return load_world(str(small_catalog), seed=0, nouns="heuristic")
