@@ -71,6 +71,9 @@ class Trajectory:
     seed: int | None = None
     """Seed of the episode's random draws (policy sampling), ``None`` for fully greedy runs."""
     success_threshold: float = 1.0
+    prefix_steps: int = 0
+    """Leading steps replayed from a given action prefix (e.g. an expert prefix in IPR exploration),
+    not chosen by ``policy``; the policy acted from step ``prefix_steps`` on."""
 
     @property
     def success(self) -> bool:
@@ -95,6 +98,7 @@ class Trajectory:
                 "steps": [[s.text, s.action, s.observation, s.reward, s.done] for s in self.steps],
                 "final_reward": self.final_reward,
                 "stop_reason": self.stop_reason,
+                "prefix_steps": self.prefix_steps,
             }
         )
 
