@@ -153,3 +153,55 @@ class EvalResult:
         d = asdict(self)
         d["metrics"] = {k: asdict(m) for k, m in self.metrics.items()}
         return d
+
+
+@dataclass(frozen=True)
+class StepReward:
+    """A Monte-Carlo estimate r_s of one action, keyed so it is computed once and reused (IPR §3.2)."""
+
+    trajectory_id: str
+    step_index: int
+    """0-based index of the scored action within the trajectory."""
+    scorer: str
+    """Identifier of the scorer policy (e.g. the SFT model's content hash)."""
+    n: int
+    temperature: float
+    seed: int
+    value: float
+    """Mean final reward of the ``n`` rollouts (or the env reward for a terminal action)."""
+    samples: tuple[float, ...] = ()
+    """The rollouts' final rewards (empty for a terminal action)."""
+    terminal: bool = False
+
+    @property
+    def key(self) -> tuple[str, int, str, int, float, int]:
+        """The cache key: (trajectory id, step index, scorer, N, temperature, seed)."""
+        return (self.trajectory_id, self.step_index, self.scorer, self.n, self.temperature, self.seed)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A preference pair in TRL's conversational format plus how and why it was built."""
+
+    prompt: tuple[dict[str, str], ...]
+    chosen: tuple[dict[str, str], ...]
+    rejected: tuple[dict[str, str], ...]
+    level: Literal["outcome", "step"]
+    step_index: int
+    """0-based index of the first action where chosen and rejected differ (0 for outcome pairs)."""
+    chosen_reward: float
+    rejected_reward: float
+    builder: str
+    builder_version: str
+    env_id: str = ""
+    task_id: str = ""
+    chosen_trajectory_id: str = ""
+    rejected_trajectory_id: str = ""
+    winner: Literal["expert", "agent"] = "expert"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (message tuples become lists)."""
+        d = asdict(self)
+        for k in ("prompt", "chosen", "rejected"):
+            d[k] = [dict(m) for m in d[k]]
+        return d
