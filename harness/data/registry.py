@@ -1,0 +1,214 @@
+"""One registry interface for versioned datasets, with a local (git) and a Hub backend.
+
+A registry holds dataset repos named ``ORG/NAME``. A repo revision is a commit; releases are tags.
+Each revision has the layout of a dataset folder (:mod:`harness.data.folder`): ``manifest.json``,
+``README.md`` (the card) and ``<config>/<split>-00000-of-00001.parquet``. Publishing a folder adds
+or replaces its splits and keeps the repo's other splits; downloading one split verifies it before
+anything is written to the output folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.data.errors import DataError
+from harness.data.folder import (
+    MANIFEST,
+    empty_manifest,
+    load_split,
+    manifest_entry,
+    read_manifest,
+    split_key,
+    verify_folder,
+    write_manifest,
+)
+from harness.data.hashing import dataset_hash
+
+if TYPE_CHECKING:
+    import datasets
+
+REGISTRY_KINDS = ("local", "hub")
+CARD = "README.md"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a publish created: the commit (and tag) holding the new revision."""
+
+    repo: str
+    commit: str
+    tag: str | None
+    dataset_hash: str
+    location: str
+    splits: dict[str, str] = field(default_factory=dict)
+    """``config/split`` -> content hash, for the splits this publish wrote."""
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    """A repo's revisions and the splits at its head."""
+
+    repo: str
+    branches: dict[str, str]
+    tags: dict[str, str]
+    """tag -> commit."""
+    splits: dict[str, int]
+    """``config/split`` -> rows, at ``main``."""
+
+
+def check_repo_id(repo: str) -> str:
+    """Return ``repo`` if it has the form ``ORG/NAME``, else raise an error saying so."""
+    if not _REPO_ID.match(repo or ""):
+        raise DataError(f"invalid dataset repo name '{repo}': use ORG/NAME (letters, digits, '-', '_', '.'), e.g. harness/webshop")
+    return repo
+
+
+def check_tag(tag: str | None) -> str | None:
+    """Return ``tag`` if it is usable as a release name (``v1``, ``2024.1``...), else raise."""
+    if tag is None:
+        return None
+    if not _TAG.match(tag) or tag == "main" or re.fullmatch(r"[0-9a-f]{7,40}", tag):
+        raise DataError(f"invalid tag '{tag}': use a release name such as v1 or v2.1 (not 'main', not a commit id)")
+    return tag
+
+
+def default_registry_path() -> Path:
+    """The local registry folder: ``$HARNESS_REGISTRY`` or ``~/.cache/harness/registry``."""
+    return Path(os.environ.get("HARNESS_REGISTRY") or Path.home() / ".cache" / "harness" / "registry")
+
+
+def stage_publish(folder: Path, existing: dict[str, Any] | None, repo: str) -> tuple[dict[str, Path], dict[str, Any], str]:
+    """Verify ``folder`` and merge it into the repo's ``existing`` manifest.
+
+    Returns (files to write: repo path -> local file, the merged manifest, the card text). Raises
+    before anything is written when the folder does not verify (schema, ids, hashes, damaged files).
+    """
+    from harness.data.cards import render_card
+
+    new = verify_folder(Path(folder))
+    merged = empty_manifest() if existing is None else {**existing, "splits": dict(existing["splits"])}
+    files: dict[str, Path] = {}
+    for key, entry in new["splits"].items():
+        entry = {k: v for k, v in entry.items() if k != "source"}
+        merged["splits"][key] = entry
+        for rel in entry["files"]:
+            files[rel] = Path(folder) / rel
+    merged["splits"] = {k: merged["splits"][k] for k in sorted(merged["splits"])}
+    merged["dataset_hash"] = dataset_hash({k: v["content_hash"] for k, v in merged["splits"].items()})
+    return files, merged, render_card(merged, repo)
+
+
+def commit_message(published_splits: dict[str, Any], manifest: dict[str, Any], tag: str | None) -> str:
+    """A commit message naming the release, the splits written and their hashes."""
+    head = f"Publish {tag}" if tag else "Publish"
+    lines = [f"{head}: {', '.join(published_splits)} (dataset {manifest['dataset_hash'][:16]})", ""]
+    lines += [f"{k}: {e['num_rows']} rows, content hash {e['content_hash']}" for k, e in published_splits.items()]
+    return "\n".join(lines) + "\n"
+
+
+def finish_download(
+    output: Path, manifest: dict[str, Any], config: str, split: str, fetched: Path, source: dict[str, Any], where: str
+) -> Path:
+    """Verify a fetched split file in a staging folder, then add it to dataset folder ``output``.
+
+    ``fetched`` is the parquet file received for ``config``/``split`` of the revision whose manifest is
+    ``manifest``. Nothing is written to ``output`` unless the file verifies.
+    """
+    output = Path(output)
+    entry = manifest_entry(manifest, config, split, where)
+    (rel,) = entry["files"]
+    if output.exists() and any(output.iterdir()) and not (output / MANIFEST).exists():
+        raise DataError(f"output folder {output} is not empty and is not a dataset folder; choose an empty or new folder")
+    output.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=output))
+    try:
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fetched, staging / rel)
+        entry = {**entry, "source": source}
+        write_manifest(staging, {**empty_manifest(), "splits": {split_key(config, split): entry}})
+        load_split(staging, config, split, verify=True)  # raises, naming the file, when anything is off
+        target = read_manifest(output) if (output / MANIFEST).exists() else empty_manifest()
+        target["splits"][split_key(config, split)] = entry
+        (output / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / rel, output / rel)
+        write_manifest(output, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+class Registry(ABC):
+    """Publish, download, list and describe versioned dataset repos."""
+
+    kind: str
+
+    @abstractmethod
+    def publish(self, folder: Path, repo: str, tag: str | None = None, message: str | None = None) -> Published:
+        """Publish dataset folder ``folder`` into ``repo`` as a new commit, tagged ``tag`` when given.
+
+        A failed publish leaves no new revision behind."""
+
+    @abstractmethod
+    def resolve(self, repo: str, revision: str = "main") -> str:
+        """The commit id of ``revision`` (tag, branch or commit) of ``repo``."""
+
+    @abstractmethod
+    def download(self, repo: str, config: str, split: str, revision: str = "main", output: Path | None = None) -> Path:
+        """Fetch ``config``/``split`` of ``repo`` at ``revision`` into dataset folder ``output``, verified."""
+
+    @abstractmethod
+    def read_text(self, repo: str, path: str, revision: str = "main") -> str:
+        """A text file of ``repo`` at ``revision`` (e.g. the card, ``README.md``)."""
+
+    @abstractmethod
+    def list_repos(self, owner: str | None = None) -> list[str]:
+        """Names of the dataset repos (of ``owner`` when given)."""
+
+    @abstractmethod
+    def info(self, repo: str) -> RepoInfo:
+        """Branches, tags and the splits at ``main`` of ``repo``."""
+
+    def card(self, repo: str, revision: str = "main") -> str:
+        """The data card (``README.md``) of ``repo`` at ``revision``."""
+        return self.read_text(repo, CARD, revision)
+
+    def manifest(self, repo: str, revision: str = "main") -> dict[str, Any]:
+        """The manifest of ``repo`` at ``revision``."""
+        from harness.data.folder import parse_manifest
+
+        return parse_manifest(self.read_text(repo, MANIFEST, revision), f"{MANIFEST} of {repo}@{revision}")
+
+    def load(self, repo: str, config: str, split: str, revision: str = "main", cache_dir: Path | None = None) -> datasets.Dataset:
+        """``config``/``split`` of ``repo`` at ``revision`` as a verified ``datasets.Dataset`` (cached by commit)."""
+        commit = self.resolve(repo, revision)
+        cache = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness")) / "datasets"
+        out = Path(cache_dir or cache) / repo / commit
+        try:
+            return load_split(out, config, split)
+        except (DataError, FileNotFoundError):
+            self.download(repo, config, split, commit, out)
+            return load_split(out, config, split)
+
+
+def make_registry(kind: str = "local", path: str | Path | None = None, endpoint: str | None = None, token: str | None = None) -> Registry:
+    """The registry of ``kind``: ``local`` (folder ``path``, default :func:`default_registry_path`) or ``hub``."""
+    if kind == "local":
+        from harness.data.local_registry import LocalRegistry
+
+        return LocalRegistry(Path(path) if path else default_registry_path())
+    if kind == "hub":
+        from harness.data.hub_registry import HubRegistry
+
+        return HubRegistry(endpoint=endpoint, token=token)
+    from harness.data.errors import unknown
+
+    raise unknown("registry", kind, list(REGISTRY_KINDS), "--registry")
