@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--output", required=True)
     gen.set_defaults(func=_data_generate)
+    from harness.data.cli import register_data_commands
+
+    register_data_commands(data)
 
     ev = sub.add_parser("eval", help="run a policy on a split and score it")
     ev.add_argument("--env", default="webshop")

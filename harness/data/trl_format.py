@@ -1,0 +1,78 @@
+"""Trajectory and pair rows in TRL's dataset formats.
+
+- SFT, conversational: ``{"messages": [{"role", "content"}, ...]}``, the papers' turns (task
+  description, "OK", observations, replies), ending with the last reply. Train on it with TRL's
+  ``assistant_only_loss=True`` (needs a chat template with ``{% generation %}`` markers), or
+- SFT, tokenized with assistant-only masks: ``{"input_ids", "assistant_masks"}``, computed here for
+  any prefix-stable chat template, so the loss covers exactly the assistant turns (IPR/ETO train on
+  every ``gpt`` turn, the acknowledgement included). TRL uses a dataset that already has
+  ``input_ids`` as is and turns ``assistant_masks`` into labels.
+- Preference (DPO): pairs rows are already TRL's conversational preference format;
+  :func:`pairs_to_trl` keeps ``prompt``, ``chosen`` and ``rejected``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.data.errors import DataError
+from harness.data.importers import row_to_record, to_chat_messages
+
+
+def trajectory_messages(row: dict[str, Any]) -> list[dict[str, str]]:
+    """The chat messages of a trajectory row, as the papers train on them (ends with the last reply)."""
+    return to_chat_messages(row_to_record(row))
+
+
+def to_trl_sft(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Trajectory rows as TRL conversational SFT rows: ``{"messages": [...]}``."""
+    return [{"messages": trajectory_messages(r)} for r in rows]
+
+
+def _ids(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> list[int]:
+    out = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=generation_prompt)
+    ids = out["input_ids"] if hasattr(out, "keys") else out
+    return list(ids[0] if ids and isinstance(ids[0], list) else ids)
+
+
+def assistant_only_tokens(messages: list[dict[str, str]], tokenizer: Any) -> dict[str, list[int]]:
+    """Tokenize ``messages`` with the tokenizer's chat template and mark the assistant tokens.
+
+    An assistant turn's tokens are those between the conversation rendered up to it with the
+    generation prompt and the conversation rendered through it (its content and end-of-turn
+    marker). Raises when the template does not render each conversation as a prefix of the longer
+    ones (then use TRL's ``assistant_only_loss`` with a ``{% generation %}`` template instead).
+    """
+    full = _ids(tokenizer, messages, generation_prompt=False)
+    mask = [0] * len(full)
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        start = len(_ids(tokenizer, messages[:i], generation_prompt=True))
+        through = _ids(tokenizer, messages[: i + 1], generation_prompt=False)
+        if full[: len(through)] != through or start > len(through):
+            raise DataError(
+                f"the chat template of {type(tokenizer).__name__} does not render turn {i} as a prefix of the whole "
+                "conversation, so assistant tokens cannot be located; use TRL's assistant_only_loss=True with a "
+                "template that has {% generation %} markers"
+            )
+        for t in range(start, len(through)):
+            mask[t] = 1
+    return {"input_ids": full, "assistant_masks": mask}
+
+
+def to_trl_sft_tokenized(rows: list[dict[str, Any]], tokenizer: Any) -> list[dict[str, list[int]]]:
+    """Trajectory rows as tokenized TRL SFT rows with assistant-only masks."""
+    return [assistant_only_tokens(trajectory_messages(r), tokenizer) for r in rows]
+
+
+def pairs_to_trl(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pairs rows as TRL conversational preference rows (``prompt``, ``chosen``, ``rejected``)."""
+    return [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
+
+
+def sft_dataset(rows: list[dict[str, Any]], tokenizer: Any | None = None) -> Any:
+    """A ``datasets.Dataset`` for TRL's ``SFTTrainer``: conversational, or tokenized with masks."""
+    import datasets
+
+    return datasets.Dataset.from_list(to_trl_sft_tokenized(rows, tokenizer) if tokenizer is not None else to_trl_sft(rows))
