@@ -115,6 +115,16 @@ def read_parquet(path: Path, where: str) -> Any:
         ) from None
 
 
+def table_rows(table: Any, where: str) -> list[dict[str, Any]]:
+    """The rows of an Arrow table as dicts; undecodable data (a damaged file) raises :class:`CorruptFileError`."""
+    import pyarrow as pa
+
+    try:
+        return table.to_pylist()
+    except (pa.ArrowException, UnicodeDecodeError, ValueError) as e:
+        raise CorruptFileError(f"{where} holds undecodable data ({type(e).__name__}: {e}); the file is damaged: re-download it or rebuild the split") from None
+
+
 def _as_dataset(table: Any) -> datasets.Dataset:
     import datasets
     from datasets.table import InMemoryTable
@@ -141,7 +151,7 @@ def load_split(folder: Path, config: str, split: str, verify: bool = True) -> da
     features = datasets.Features.from_arrow_schema(table.schema)
     check_features(features, config, where)
     if verify:
-        rows = table.to_pylist()
+        rows = table_rows(table, where)
         if len(rows) != entry["num_rows"]:
             raise HashMismatchError(
                 f"{where} has {len(rows)} rows but its manifest records {entry['num_rows']}: "
@@ -179,6 +189,26 @@ def _in_schema_order(rows: list[dict[str, Any]], columns: list[str], key: str) -
     return out
 
 
+def _to_table(rows: list[dict[str, Any]], features: Any, key: str) -> Any:
+    """Rows as an Arrow table of exactly ``features`` (strict: no silent casts of e.g. ints to strings)."""
+    import pyarrow as pa
+
+    schema = features.arrow_schema  # carries the ``huggingface`` metadata datasets reads back
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        for name in schema.names:  # find the column to name in the error
+            for i, row in enumerate(rows):
+                try:
+                    pa.array([row[name]], type=schema.field(name).type)
+                except (pa.ArrowException, TypeError, ValueError, OverflowError) as e:
+                    raise SchemaError(
+                        f"row {i} for {key}: column '{name}' holds {type(row[name]).__name__} {str(row[name])[:60]!r}, "
+                        f"which is not {features[name]} ({e})"
+                    ) from None
+        raise
+
+
 def write_split(
     folder: Path,
     config: str,
@@ -193,7 +223,6 @@ def write_split(
     With ``append``, rows whose id the split already has are skipped and the rest are added after the
     existing rows; the provenance list records every build that contributed. Returns the manifest entry.
     """
-    import datasets
     import pyarrow.parquet as pq
 
     check_config(config)
@@ -214,15 +243,12 @@ def write_split(
         rows, history = existing + new, list(manifest["splits"][key]["provenance"])
     else:
         provenance = {**provenance, "rows_added": len(rows)}
-    try:
-        ds = datasets.Dataset.from_list(rows, features=features)
-    except (ValueError, TypeError, OverflowError) as e:
-        raise SchemaError(f"rows for {key} do not fit the '{config}' schema: {type(e).__name__}: {e}") from None
+    table = _to_table(rows, features, key)
     path = folder / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(ds.data.table, tmp)
-    written = read_parquet(tmp, str(tmp)).to_pylist()  # hash what readers will see
+    pq.write_table(table, tmp)
+    written = table_rows(read_parquet(tmp, str(tmp)), str(tmp))  # hash what readers will see
     os.replace(tmp, path)
     manifest["splits"][key] = {
         "config": config,

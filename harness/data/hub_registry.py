@@ -36,12 +36,14 @@ class HubRegistry(Registry):
 
     kind = "hub"
 
-    def __init__(self, endpoint: str | None = None, token: str | None = None):
+    def __init__(self, endpoint: str | None = None, token: str | None = None, cache_dir: str | Path | None = None):
         from huggingface_hub import HfApi, constants
 
         self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
         self.api = HfApi(endpoint=self.endpoint, token=token)
         self.token = token
+        self.cache_dir = str(cache_dir) if cache_dir else None
+        """Where downloaded files are cached (default: the Hugging Face cache, ``HF_HOME``)."""
 
     def __repr__(self) -> str:
         return f"Hub registry {self.endpoint}"
@@ -93,7 +95,9 @@ class HubRegistry(Registry):
             return Path(
                 self._call(
                     f"download {path}",
-                    lambda: hf_hub_download(repo, path, repo_type=REPO_TYPE, revision=commit, endpoint=self.endpoint, token=self.token),
+                    lambda: hf_hub_download(
+                        repo, path, repo_type=REPO_TYPE, revision=commit, endpoint=self.endpoint, token=self.token, cache_dir=self.cache_dir
+                    ),
                     repo,
                     revision,
                 )
