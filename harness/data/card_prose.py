@@ -38,9 +38,13 @@ def _summary(config: str, stats: dict[str, Any]) -> str:
     return ""
 
 
+_SPLIT_ORDER = {"train": 0, "valid": 1, "validation": 1, "test": 2}
+
+
 def _entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Splits in reading order: configs as the pipeline makes them, then train, valid, test, others."""
     order = {c: i for i, c in enumerate(CONFIGS)}
-    return sorted(manifest["splits"].values(), key=lambda e: (order.get(e["config"], 99), e["split"]))
+    return sorted(manifest["splits"].values(), key=lambda e: (order.get(e["config"], 99), _SPLIT_ORDER.get(e["split"], 9), e["split"]))
 
 
 def _production(p: dict[str, Any]) -> list[str]:
