@@ -47,7 +47,13 @@ def test_a_generated_card_describes_the_data_and_validates_against_it(manifest):
     assert meta["configs"][1]["data_files"] == [{"split": "valid", "path": "expert_trajectories/valid-*.parquet"}]
     assert meta["size_categories"] == ["n<1K"] and "text-generation" in meta["task_categories"]
     prov = manifest["splits"]["expert_trajectories/valid"]["provenance"][0]
-    for text in ("harness data build webshop --split valid --limit 3", prov["config_hash"], prov["env_version"], "episode 0", manifest["dataset_hash"]):
+    for text in (
+        "harness data build webshop --split valid --limit 3",
+        prov["config_hash"],
+        prov["env_version"],
+        "episode 0",
+        manifest["dataset_hash"],
+    ):
         assert text in card
     assert "generated* WebShop catalog" not in card  # built on an explicit catalog folder
 
@@ -62,7 +68,10 @@ def test_a_card_is_generated_the_same_way_twice(manifest):
         ({"license": "proprietary-ish"}, "license 'proprietary-ish'"),
         ({"size_categories": ["1K<n<10K"]}, "size_categories is ['1K<n<10K']"),
         ({"task_categories": ["agent-stuff"]}, "unknown task_categories"),
-        ({"configs": [{"config_name": "trajectories", "data_files": [{"split": "valid", "path": "x/*.parquet"}]}]}, "not an artifact type"),
+        (
+            {"configs": [{"config_name": "trajectories", "data_files": [{"split": "valid", "path": "x/*.parquet"}]}]},
+            "not an artifact type",
+        ),
     ],
 )
 def test_invalid_front_matter_is_reported(manifest, change, problem):
@@ -71,7 +80,9 @@ def test_invalid_front_matter_is_reported(manifest, change, problem):
 
 
 def test_features_that_differ_from_the_schema_are_reported(manifest):
-    card = render_card(manifest, "acme/webshop").replace("  - name: instruction\n    dtype: string", "  - name: instruction\n    dtype: int64", 1)
+    card = render_card(manifest, "acme/webshop").replace(
+        "  - name: instruction\n    dtype: string", "  - name: instruction\n    dtype: int64", 1
+    )
     with pytest.raises(CardError, match="column 'instruction' is int64, expected string"):
         validate_card(card, "card.md")
 

@@ -54,9 +54,30 @@ def test_list_and_card(env, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["data", "download", "acme/nope", "--config", "tasks", "--split", "valid", "--output", "x"], "unknown dataset repo 'acme/nope'"),
-        (["data", "download", "acme/webshop", "--config", "expert_trajectories", "--split", "valid", "--revision", "v7", "--output", "x"], "unknown revision 'v7'"),
-        (["data", "download", "acme/webshop", "--config", "expert", "--split", "valid", "--output", "x"], "unknown config 'expert'"),
+        (
+            ["data", "download", "acme/nope", "--config", "tasks", "--split", "valid", "--output", "x"],
+            "unknown dataset repo 'acme/nope'",
+        ),
+        (
+            [
+                "data",
+                "download",
+                "acme/webshop",
+                "--config",
+                "expert_trajectories",
+                "--split",
+                "valid",
+                "--revision",
+                "v7",
+                "--output",
+                "x",
+            ],
+            "unknown revision 'v7'",
+        ),
+        (
+            ["data", "download", "acme/webshop", "--config", "expert", "--split", "valid", "--output", "x"],
+            "unknown config 'expert'",
+        ),
         (["data", "publish", "ds", "--repo", "not-a-repo-id"], "invalid dataset repo name 'not-a-repo-id'"),
         (["data", "publish", "nowhere", "--repo", "acme/webshop"], "nowhere is not a dataset folder"),
         (["data", "card", "acme/webshop", "--revision", "v7"], "unknown revision 'v7'"),

@@ -17,7 +17,11 @@ PARQUET = split_file("expert_trajectories", "valid")
 @pytest.fixture
 def folder(tmp_path, small_catalog):
     out = tmp_path / "webshop"
-    build(BuildConfig(split="valid", limit=4, env_kwargs={"data": str(small_catalog), "seed": 0}), out, command="harness data build webshop ...")
+    build(
+        BuildConfig(split="valid", limit=4, env_kwargs={"data": str(small_catalog), "seed": 0}),
+        out,
+        command="harness data build webshop ...",
+    )
     return out
 
 

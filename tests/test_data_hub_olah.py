@@ -96,10 +96,17 @@ def online(monkeypatch):
 def test_load_dataset_gets_each_release_by_revision(served):
     script = (
         "import json, datasets\n"
-        "out = {rev: datasets.load_dataset('acme/webshop', 'expert_trajectories', split='valid', revision=rev).to_list() for rev in ('v1', 'v2')}\n"
+        "load = lambda rev: datasets.load_dataset('acme/webshop', 'expert_trajectories', split='valid', revision=rev)\n"
+        "out = {rev: load(rev).to_list() for rev in ('v1', 'v2')}\n"
         "print(json.dumps(out))\n"
     )
-    env = {**os.environ, "HF_ENDPOINT": served["url"], "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0", "HF_HOME": str(served["root"] / "hf-home")}
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": served["url"],
+        "HF_HUB_OFFLINE": "0",
+        "HF_DATASETS_OFFLINE": "0",
+        "HF_HOME": str(served["root"] / "hf-home"),
+    }
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -122,7 +129,19 @@ def test_hub_registry_download_of_v1_equals_v1(served, online, tmp_path):
 
 def test_cli_download_through_the_hub_protocol(served, online, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    args = ["data", "download", REPO, "--registry", "hub", "--endpoint", served["url"], "--config", "expert_trajectories", "--split", "valid"]
+    args = [
+        "data",
+        "download",
+        REPO,
+        "--registry",
+        "hub",
+        "--endpoint",
+        served["url"],
+        "--config",
+        "expert_trajectories",
+        "--split",
+        "valid",
+    ]
     assert main([*args, "--revision", "v1", "--output", str(tmp_path / "v1")]) == 0
     assert served["v1"].splits["expert_trajectories/valid"] in capsys.readouterr().out
     assert main([*args, "--revision", "v7", "--output", str(tmp_path / "v7")]) == 2

@@ -72,7 +72,11 @@ class FakeHub:
                     repo = "/".join(parts[2:4])
                     if repo not in hub.commits:
                         return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-                    branches = [{"name": "main", "ref": "refs/heads/main", "targetCommit": hub.commits[repo][-1][0]}] if hub.commits[repo] else []
+                    branches = (
+                        [{"name": "main", "ref": "refs/heads/main", "targetCommit": hub.commits[repo][-1][0]}]
+                        if hub.commits[repo]
+                        else []
+                    )
                     tags = [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": c} for t, c in hub.tags[repo].items()]
                     return self._send(200, {"branches": branches, "tags": tags, "converts": []})
                 if parts[:2] == ["api", "datasets"] and parts[4] == "revision":
@@ -91,7 +95,9 @@ class FakeHub:
                         return self._send(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
                     data = found[1][path]
                     etag = hashlib.sha256(data).hexdigest()
-                    return self._send(200, data, {"X-Repo-Commit": found[0], "ETag": f'"{etag}"', "Content-Type": "application/octet-stream"})
+                    return self._send(
+                        200, data, {"X-Repo-Commit": found[0], "ETag": f'"{etag}"', "Content-Type": "application/octet-stream"}
+                    )
                 self._send(404, {"error": f"not faked: GET {self.path}"})
 
             def do_POST(self) -> None:
@@ -108,7 +114,9 @@ class FakeHub:
                 repo, action = "/".join(parts[2:4]), parts[4]
                 if action == "preupload":
                     files = json.loads(body)["files"]
-                    return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})
+                    return self._send(
+                        200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+                    )
                 if action == "commit":
                     if hub.fail_commit:
                         return self._send(500, {"error": "storage unavailable"})
@@ -121,7 +129,10 @@ class FakeHub:
                     for x in lines:
                         if x["key"] == "file":
                             files[x["value"]["path"]] = base64.b64decode(x["value"]["content"])
-                    sha = hashlib.sha1(json.dumps(sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items())).encode() + str(len(history)).encode()).hexdigest()
+                    sha = hashlib.sha1(
+                        json.dumps(sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items())).encode()
+                        + str(len(history)).encode()
+                    ).hexdigest()
                     history.append((sha, files))
                     return self._send(200, {"commitUrl": f"{hub.url}/datasets/{repo}/commit/{sha}", "commitOid": sha})
                 if action == "tag":

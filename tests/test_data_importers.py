@@ -58,9 +58,29 @@ def test_built_trajectories_export_in_the_papers_turn_order(tmp_path, small_cata
 @pytest.mark.parametrize(
     "record, message",
     [
-        ({"id": 1, "conversations": [{"from": "human", "value": "a"}, {"from": "human", "value": "b"}, {"from": "human", "value": "c"}]}, "turn 1 .* is from 'human', expected 'gpt'"),
+        (
+            {
+                "id": 1,
+                "conversations": [
+                    {"from": "human", "value": "a"},
+                    {"from": "human", "value": "b"},
+                    {"from": "human", "value": "c"},
+                ],
+            },
+            "turn 1 .* is from 'human', expected 'gpt'",
+        ),
         ({"id": 2, "turns": []}, "needs 'id' and a 'conversations' list"),
-        ({"id": 3, "conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "OK", "loss": 1}, {"from": "human", "value": "c"}]}, "turn 1 .* must be exactly"),
+        (
+            {
+                "id": 3,
+                "conversations": [
+                    {"from": "human", "value": "a"},
+                    {"from": "gpt", "value": "OK", "loss": 1},
+                    {"from": "human", "value": "c"},
+                ],
+            },
+            "turn 1 .* must be exactly",
+        ),
     ],
 )
 def test_malformed_fastchat_is_refused_naming_record_and_turn(tmp_path, record, message):
@@ -74,7 +94,16 @@ def test_trl_sft_rows_are_conversational_messages():
     rows = fastchat_to_rows(read_fastchat(FIXTURE), "webshop")
     sft = to_trl_sft(rows)
     assert list(sft[0]) == ["messages"]
-    assert [m["role"] for m in sft[0]["messages"]] == ["user", "assistant", "user", "assistant", "user", "assistant", "user", "assistant"]
+    assert [m["role"] for m in sft[0]["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
 
 
 def _tiny_tokenizer():
@@ -85,8 +114,14 @@ def _tiny_tokenizer():
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     specials = ["<|user|>", "<|assistant|>", "<|end|>"]
-    tok.train_from_iterator(["Thought: Action: search click Observation: OK"], trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    tok.train_from_iterator(
+        ["Thought: Action: search click Observation: OK"],
+        trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+    )
+    template = (
+        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}<|end|>{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
     return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=template, eos_token="<|end|>")
 
 
@@ -101,5 +136,10 @@ def test_assistant_only_masks_cover_exactly_the_assistant_turns():
 
 
 def test_pairs_keep_trl_preference_columns():
-    row = {"prompt": [{"role": "user", "content": "t"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}], "level": "step"}
+    row = {
+        "prompt": [{"role": "user", "content": "t"}],
+        "chosen": [{"role": "assistant", "content": "a"}],
+        "rejected": [{"role": "assistant", "content": "b"}],
+        "level": "step",
+    }
     assert pairs_to_trl([row]) == [{k: row[k] for k in ("prompt", "chosen", "rejected")}]

@@ -52,7 +52,13 @@ def test_download_v1_after_v2_returns_exactly_v1(registry, two_releases, tmp_pat
     entry = read_manifest(out)["splits"]["expert_trajectories/valid"]
     assert entry["content_hash"] == v1.splits["expert_trajectories/valid"]
     assert load_split(out, "expert_trajectories", "valid").to_list() == v1_rows
-    assert entry["source"] == {"registry": "local", "location": str(registry.root), "repo": REPO, "revision": "v1", "commit": v1.commit}
+    assert entry["source"] == {
+        "registry": "local",
+        "location": str(registry.root),
+        "repo": REPO,
+        "revision": "v1",
+        "commit": v1.commit,
+    }
     latest = registry.download(REPO, "expert_trajectories", "valid", "main", tmp_path / "latest")
     assert load_split(latest, "expert_trajectories", "valid").num_rows == 5
 
@@ -80,9 +86,15 @@ def test_publishing_another_config_keeps_the_splits_already_there(registry, two_
     "args, message",
     [
         (("acme/shop", "expert_trajectories", "valid", "v1"), r"unknown dataset repo 'acme/shop'.*Known: acme/webshop"),
-        ((REPO, "pairs", "valid", "v1"), r"unknown config 'pairs' in dataset repo acme/webshop at revision v1. Known: expert_trajectories"),
+        (
+            (REPO, "pairs", "valid", "v1"),
+            r"unknown config 'pairs' in dataset repo acme/webshop at revision v1. Known: expert_trajectories",
+        ),
         ((REPO, "expert_trajectories", "train", "v1"), r"unknown split 'train'.*Known: valid"),
-        ((REPO, "expert_trajectories", "valid", "v9"), r"unknown revision 'v9' in dataset repo acme/webshop. Known: main, v1, v2"),
+        (
+            (REPO, "expert_trajectories", "valid", "v9"),
+            r"unknown revision 'v9' in dataset repo acme/webshop. Known: main, v1, v2",
+        ),
     ],
 )
 def test_unknown_names_are_errors_that_name_them(registry, two_releases, tmp_path, args, message):
@@ -127,7 +139,21 @@ def test_a_download_verifies_what_it_received(registry, two_releases, tmp_path):
     data = bytearray(parquet.read_bytes())
     data[len(data) // 3] ^= 0xFF
     parquet.write_bytes(bytes(data))
-    subprocess.run(["git", "commit", "-qam", "oops", "--author", "x <x@y>"], cwd=path, check=True, env={"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@y", "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", "commit", "-qam", "oops", "--author", "x <x@y>"],
+        cwd=path,
+        check=True,
+        env={"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@y", "PATH": "/usr/bin:/bin"},
+    )
     with pytest.raises((HashMismatchError, CorruptFileError), match="valid-00000-of-00001.parquet"):
         registry.download(REPO, "expert_trajectories", "valid", "main", tmp_path / "bad")
     assert not (tmp_path / "bad" / "manifest.json").exists()
+
+
+def test_load_pins_a_revision_and_caches_it_by_commit(registry, two_releases, tmp_path):
+    v1, _, v1_rows = two_releases
+    ds = registry.load(REPO, "expert_trajectories", "valid", "v1", cache_dir=tmp_path / "cache")
+    assert ds.to_list() == v1_rows
+    assert (tmp_path / "cache" / REPO / v1.commit / "manifest.json").is_file()
+    again = registry.load(REPO, "expert_trajectories", "valid", v1.commit, cache_dir=tmp_path / "cache")
+    assert again.to_list() == v1_rows

@@ -29,7 +29,14 @@ TRAJ = Trajectory(
     initial_observation="WebShop [SEP] Search",
     steps=(
         Step("Thought: search.\nAction: search[red mug]", "search[red mug]", "results", 0.0, False, {}),
-        Step("Thought: buy.\nAction: click[buy now]", "click[buy now]", "Thank you", 0.75, True, {"reward_breakdown": {"r_type": 1.0}}),
+        Step(
+            "Thought: buy.\nAction: click[buy now]",
+            "click[buy now]",
+            "Thank you",
+            0.75,
+            True,
+            {"reward_breakdown": {"r_type": 1.0}},
+        ),
     ),
     final_reward=0.75,
     stop_reason="done",
@@ -110,7 +117,9 @@ def test_a_parquet_file_with_the_wrong_schema_is_named_on_load(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    write_split(tmp_path, "tasks", "train", [with_id("tasks", {"env_id": "w", "task_id": "1", "instruction": "x", "split": "train"})], {})
+    write_split(
+        tmp_path, "tasks", "train", [with_id("tasks", {"env_id": "w", "task_id": "1", "instruction": "x", "split": "train"})], {}
+    )
     path = tmp_path / "tasks" / "train-00000-of-00001.parquet"
     pq.write_table(pa.table({"id": ["x"], "task_id": [1]}), path)  # someone overwrote it with other columns
     with pytest.raises(SchemaError, match=r"tasks/train-00000-of-00001.parquet .*missing column 'env_id'.*'task_id' is int64"):

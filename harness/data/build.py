@@ -48,7 +48,9 @@ def _code_version() -> dict[str, Any]:
     return {"harness": __version__, "git": git_state()}
 
 
-def build(cfg: BuildConfig, output: Path, command: str | None = None, recipe: str | None = None, append: bool = False) -> dict[str, Any]:
+def build(
+    cfg: BuildConfig, output: Path, command: str | None = None, recipe: str | None = None, append: bool = False
+) -> dict[str, Any]:
     """Build ``cfg.config`` for ``cfg.split`` of ``cfg.env`` into dataset folder ``output``.
 
     Returns the split's manifest entry (rows, content hash, stats, provenance). With ``append``,

@@ -44,7 +44,9 @@ _SPLIT_ORDER = {"train": 0, "valid": 1, "validation": 1, "test": 2}
 def _entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Splits in reading order: configs as the pipeline makes them, then train, valid, test, others."""
     order = {c: i for i, c in enumerate(CONFIGS)}
-    return sorted(manifest["splits"].values(), key=lambda e: (order.get(e["config"], 99), _SPLIT_ORDER.get(e["split"], 9), e["split"]))
+    return sorted(
+        manifest["splits"].values(), key=lambda e: (order.get(e["config"], 99), _SPLIT_ORDER.get(e["split"], 9), e["split"])
+    )
 
 
 def _production(p: dict[str, Any]) -> list[str]:
@@ -52,7 +54,9 @@ def _production(p: dict[str, Any]) -> list[str]:
     git = code.get("git") or {}
     commit = git.get("commit")
     code_line = f"harness {code.get('harness', '?')}" + (
-        f", git commit `{commit}`{' with uncommitted changes' if git.get('dirty') else ''}" if commit else ", outside a git checkout"
+        f", git commit `{commit}`{' with uncommitted changes' if git.get('dirty') else ''}"
+        if commit
+        else ", outside a git checkout"
     )
     seeds = p.get("seeds") or {}
     lines = [
@@ -68,7 +72,10 @@ def _production(p: dict[str, Any]) -> list[str]:
         lines.append(f"- tasks: {p['num_tasks']} (task-id hash `{p.get('task_ids_hash')}`)")
     if p.get("source"):
         lines.append(f"- source: {p['source']}")
-    lines.append(f"- rows added: {p.get('rows_added')}" + (f" ({p['rows_already_present']} already present, skipped)" if p.get("rows_already_present") else ""))
+    lines.append(
+        f"- rows added: {p.get('rows_added')}"
+        + (f" ({p['rows_already_present']} already present, skipped)" if p.get("rows_already_present") else "")
+    )
     lines.append(f"- code: {code_line}")
     return lines
 
@@ -77,7 +84,11 @@ def _limits(manifest: dict[str, Any]) -> list[str]:
     configs = [c for c in CONFIGS if any(e["config"] == c for e in manifest["splits"].values())]
     out = [f"- `{c}`: {_LIMITS[c]}" for c in configs]
     provs = [p for e in manifest["splits"].values() for p in e["provenance"]]
-    if any(p.get("env_id") == "webshop" and not (p.get("config") or {}).get("env_kwargs", {}).get("data") for p in provs if p.get("stage") == "build"):
+    if any(
+        p.get("env_id") == "webshop" and not (p.get("config") or {}).get("env_kwargs", {}).get("data")
+        for p in provs
+        if p.get("stage") == "build"
+    ):
         out.append(
             "- Built on harness's *generated* WebShop catalog (synthetic products and goals), not the original "
             "Amazon catalog: scores and behaviour on it are not comparable with WebShop numbers in papers."
@@ -105,10 +116,12 @@ def render_prose(manifest: dict[str, Any], repo: str) -> str:
         "| config | split | rows | content hash | summary |",
         "|---|---|---|---|---|",
     ]
-    out += [f"| {e['config']} | {e['split']} | {e['num_rows']} | {_short(e['content_hash'])} | {_summary(e['config'], e.get('stats', {}))} |" for e in entries]
+    for e in entries:
+        summary = _summary(e["config"], e.get("stats", {}))
+        out.append(f"| {e['config']} | {e['split']} | {e['num_rows']} | {_short(e['content_hash'])} | {summary} |")
     out.append("")
     for config in dict.fromkeys(e["config"] for e in entries):
-        out += [f"- `{config}`: {CONFIG_DESCRIPTIONS[config]}. Schema: `harness.data.schema.features_for(\"{config}\")`."]
+        out += [f'- `{config}`: {CONFIG_DESCRIPTIONS[config]}. Schema: `harness.data.schema.features_for("{config}")`.']
     out += ["", "## How it was produced", ""]
     for e in entries:
         for i, p in enumerate(e["provenance"]):

@@ -70,7 +70,10 @@ def card_metadata(manifest: dict[str, Any], repo: str, license: str = LICENSE) -
         task_categories=list(TASK_CATEGORIES),
         tags=["agents", "process-supervision", "harness", *envs],
         configs=[
-            {"config_name": c, "data_files": [{"split": s, "path": split_file(c, s).replace("-00000-of-00001", "-*")} for s in sorted(splits)]}
+            {
+                "config_name": c,
+                "data_files": [{"split": s, "path": split_file(c, s).replace("-00000-of-00001", "-*")} for s in sorted(splits)],
+            }
             for c, splits in rows.items()
         ],
     )
@@ -159,7 +162,9 @@ def _declared_splits(configs: Any, problems: list[str]) -> dict[str, list[str]]:
     return declared
 
 
-def _dataset_info_rows(meta: dict[str, Any], declared: dict[str, list[str]], problems: list[str]) -> dict[str, dict[str, int]] | None:
+def _dataset_info_rows(
+    meta: dict[str, Any], declared: dict[str, list[str]], problems: list[str]
+) -> dict[str, dict[str, int]] | None:
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCardData
 
@@ -179,7 +184,9 @@ def _dataset_info_rows(meta: dict[str, Any], declared: dict[str, list[str]], pro
         problems += [f"dataset_info of '{name}': {p}" for p in schema_differences(info.features, name)]
         recorded = {s: i.num_examples for s, i in (info.splits or {}).items()}
         if sorted(recorded) != sorted(splits):
-            problems.append(f"config '{name}': dataset_info splits {sorted(recorded)} differ from data_files splits {sorted(splits)}")
+            problems.append(
+                f"config '{name}': dataset_info splits {sorted(recorded)} differ from data_files splits {sorted(splits)}"
+            )
         rows[name] = recorded
     return rows
 

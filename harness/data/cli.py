@@ -16,7 +16,9 @@ from harness.data.registry import REGISTRY_KINDS, Registry
 def _registry_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--registry", choices=REGISTRY_KINDS, default="local", help="local (default: a folder of git repos) or hub")
-    p.add_argument("--registry-path", default=None, help="local registry folder (default: $HARNESS_REGISTRY or ~/.cache/harness/registry)")
+    p.add_argument(
+        "--registry-path", default=None, help="local registry folder (default: $HARNESS_REGISTRY or ~/.cache/harness/registry)"
+    )
     p.add_argument("--endpoint", default=None, help="Hub endpoint (default: $HF_ENDPOINT or https://huggingface.co)")
     return p
 
@@ -147,7 +149,9 @@ def _import(args: argparse.Namespace) -> int:
     text = Path(args.file).read_bytes()
     provenance = {
         "stage": "import",
-        "command": shlex.join(["harness", "data", "import", args.file, "--env", args.env, "--split", args.split, "--output", args.output]),
+        "command": shlex.join(
+            ["harness", "data", "import", args.file, "--env", args.env, "--split", args.split, "--output", args.output]
+        ),
         "source": f"FastChat JSON {Path(args.file).name} (sha256 {hashlib.sha256(text).hexdigest()})",
         "env_id": args.env,
         "env_version": args.env_version,
@@ -170,7 +174,9 @@ def _export(args: argparse.Namespace) -> int:
     if args.format == "fastchat":
         write_fastchat(rows_to_fastchat(rows), Path(args.output))
     else:
-        Path(args.output).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in to_trl_sft(rows)), encoding="utf-8")
+        Path(args.output).write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in to_trl_sft(rows)), encoding="utf-8"
+        )
     print(f"wrote {len(rows)} {args.format} records to {args.output}")
     return 0
 

@@ -53,7 +53,13 @@ def check_split_name(split: str) -> str:
 
 def empty_manifest() -> dict[str, Any]:
     """A manifest with no splits."""
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": SCHEMA_VERSION, "dataset_hash": dataset_hash({}), "splits": {}}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "dataset_hash": dataset_hash({}),
+        "splits": {},
+    }
 
 
 def parse_manifest(text: str, where: str) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def parse_manifest(text: str, where: str) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise CorruptFileError(f"{where} is not valid JSON ({e}); re-download or rebuild the dataset") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("splits"), dict):
-        raise CorruptFileError(f"{where} is not a harness dataset manifest (expected \"format\": \"{FORMAT}\" and \"splits\")")
+        raise CorruptFileError(f'{where} is not a harness dataset manifest (expected "format": "{FORMAT}" and "splits")')
     return manifest
 
 
@@ -122,7 +128,9 @@ def table_rows(table: Any, where: str) -> list[dict[str, Any]]:
     try:
         return table.to_pylist()
     except (pa.ArrowException, UnicodeDecodeError, ValueError) as e:
-        raise CorruptFileError(f"{where} holds undecodable data ({type(e).__name__}: {e}); the file is damaged: re-download it or rebuild the split") from None
+        raise CorruptFileError(
+            f"{where} holds undecodable data ({type(e).__name__}: {e}); the file is damaged: re-download it or rebuild the split"
+        ) from None
 
 
 def _as_dataset(table: Any) -> datasets.Dataset:
@@ -142,7 +150,7 @@ def load_split(folder: Path, config: str, split: str, verify: bool = True) -> da
 
     folder = Path(folder)
     entry = manifest_entry(read_manifest(folder), config, split, str(folder))
-    (rel, sha), = entry["files"].items()
+    ((rel, sha),) = entry["files"].items()
     path = folder / rel
     where = f"{rel} in {folder}"
     if not path.is_file():

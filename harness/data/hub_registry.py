@@ -65,13 +65,21 @@ class HubRegistry(Registry):
             # Some servers (olah) answer an unknown revision with "repository not found": ask for the refs.
             known = self._ref_names(repo) if revision is not None else []
             if isinstance(e, errors.RevisionNotFoundError) or known:
-                raise unknown("revision", str(revision), known, f"dataset repo {repo} on {self.endpoint}", "Use a tag, a branch or a commit id.") from None
+                raise unknown(
+                    "revision",
+                    str(revision),
+                    known,
+                    f"dataset repo {repo} on {self.endpoint}",
+                    "Use a tag, a branch or a commit id.",
+                ) from None
             raise UnknownNameError(
                 f"unknown dataset repo '{repo}' on {self.endpoint}: it does not exist, or it is private and no token "
                 "was given (set HF_TOKEN). Check the name, or use --registry local for the local registry."
             ) from None
         except errors.OfflineModeIsEnabled:
-            raise DataError(f"cannot {what}: HF_HUB_OFFLINE=1 is set. Unset it to reach {self.endpoint}, or use --registry local.") from None
+            raise DataError(
+                f"cannot {what}: HF_HUB_OFFLINE=1 is set. Unset it to reach {self.endpoint}, or use --registry local."
+            ) from None
         except errors.HfHubHTTPError as e:
             raise DataError(f"could not {what} ({repo} on {self.endpoint}): {e}") from None
         except OSError as e:  # connection refused, DNS, TLS: httpx errors are not OSErrors, see below
@@ -96,20 +104,30 @@ class HubRegistry(Registry):
                 self._call(
                     f"download {path}",
                     lambda: hf_hub_download(
-                        repo, path, repo_type=REPO_TYPE, revision=commit, endpoint=self.endpoint, token=self.token, cache_dir=self.cache_dir
+                        repo,
+                        path,
+                        repo_type=REPO_TYPE,
+                        revision=commit,
+                        endpoint=self.endpoint,
+                        token=self.token,
+                        cache_dir=self.cache_dir,
                     ),
                     repo,
                     revision,
                 )
             )
         except errors.EntryNotFoundError:
-            raise FileNotFoundError(f"{path} is not in dataset repo {repo} at revision {revision} ({commit[:12]}) on {self.endpoint}") from None
+            raise FileNotFoundError(
+                f"{path} is not in dataset repo {repo} at revision {revision} ({commit[:12]}) on {self.endpoint}"
+            ) from None
 
     # --- reading -----------------------------------------------------------------------------
     def resolve(self, repo: str, revision: str = "main") -> str:
         """The commit id of ``revision`` of ``repo`` on the Hub."""
         check_repo_id(repo)
-        info = self._call("resolve the revision", lambda: self.api.repo_info(repo, repo_type=REPO_TYPE, revision=revision), repo, revision)
+        info = self._call(
+            "resolve the revision", lambda: self.api.repo_info(repo, repo_type=REPO_TYPE, revision=revision), repo, revision
+        )
         return str(info.sha)
 
     def read_text(self, repo: str, path: str, revision: str = "main") -> str:
@@ -146,7 +164,9 @@ class HubRegistry(Registry):
         (rel,) = manifest_entry(manifest, config, split, where)["files"]
         fetched = self._fetch(repo, rel, commit, revision)
         source = {"registry": "hub", "location": self.endpoint, "repo": repo, "revision": revision, "commit": commit}
-        return finish_download(Path(output or Path.cwd() / repo.replace("/", "__")), manifest, config, split, fetched, source, where)
+        return finish_download(
+            Path(output or Path.cwd() / repo.replace("/", "__")), manifest, config, split, fetched, source, where
+        )
 
     # --- publishing --------------------------------------------------------------------------
     def _current(self, repo: str) -> tuple[str | None, dict[str, Any] | None, set[str]]:
@@ -172,7 +192,9 @@ class HubRegistry(Registry):
         except DataError as e:
             raise PublishError(f"cannot publish to {repo} on {self.endpoint}, nothing was published: {e}") from None
         if tag and tag in tags:
-            raise PublishError(f"tag '{tag}' already exists in dataset repo {repo} on {self.endpoint}: releases are immutable; choose a new tag")
+            raise PublishError(
+                f"tag '{tag}' already exists in dataset repo {repo} on {self.endpoint}: releases are immutable; choose a new tag"
+            )
         files, manifest, card = stage_publish(Path(folder), existing, repo)
         written = {split_key(e["config"], e["split"]): e for e in manifest["splits"].values() if set(e["files"]) & set(files)}
         import json
@@ -190,11 +212,23 @@ class HubRegistry(Registry):
         commit = str(info.oid)
         if tag:
             try:
-                self.api.create_tag(repo, tag=tag, revision=commit, tag_message=f"{repo} {tag}: dataset {manifest['dataset_hash']}", repo_type=REPO_TYPE)
+                self.api.create_tag(
+                    repo,
+                    tag=tag,
+                    revision=commit,
+                    tag_message=f"{repo} {tag}: dataset {manifest['dataset_hash']}",
+                    repo_type=REPO_TYPE,
+                )
             except errors.HfHubHTTPError as e:
                 raise PublishError(
                     f"commit {commit} reached {repo} but tagging it '{tag}' failed ({e}): no release '{tag}' exists. "
                     f"Tag that commit with `hf repo tag create {repo} {tag} --revision {commit} --repo-type dataset`."
                 ) from None
-        return Published(repo, commit, tag, manifest["dataset_hash"], f"{self.endpoint}/datasets/{repo}", {k: e["content_hash"] for k, e in written.items()})
-
+        return Published(
+            repo,
+            commit,
+            tag,
+            manifest["dataset_hash"],
+            f"{self.endpoint}/datasets/{repo}",
+            {k: e["content_hash"] for k, e in written.items()},
+        )

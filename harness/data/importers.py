@@ -49,13 +49,18 @@ def _check_record(rec: Any, where: str) -> None:
         raise SchemaError(f"{where} is not a FastChat record: it needs 'id' and a 'conversations' list")
     turns = rec["conversations"]
     if len(turns) < 3:
-        raise SchemaError(f"{where} (id {rec['id']!r}) has {len(turns)} turns; need task description, acknowledgement, observation")
+        raise SchemaError(
+            f"{where} (id {rec['id']!r}) has {len(turns)} turns; need task description, acknowledgement, observation"
+        )
     for j, turn in enumerate(turns):
         if not isinstance(turn, dict) or set(turn) != {"from", "value"} or not isinstance(turn["value"], str):
-            raise SchemaError(f"turn {j} of {where} (id {rec['id']!r}) must be exactly {{\"from\", \"value\"}} with a string value")
+            raise SchemaError(f'turn {j} of {where} (id {rec["id"]!r}) must be exactly {{"from", "value"}} with a string value')
         expected = "human" if j % 2 == 0 else "gpt"
         if turn["from"] != expected:
-            raise SchemaError(f"turn {j} of {where} (id {rec['id']!r}) is from '{turn['from']}', expected '{expected}' (turns alternate, human first)")
+            raise SchemaError(
+                f"turn {j} of {where} (id {rec['id']!r}) is from '{turn['from']}', expected '{expected}' "
+                "(turns alternate, human first)"
+            )
 
 
 def _split_observation(value: str) -> tuple[str, bool]:

@@ -73,7 +73,9 @@ class LocalRegistry(Registry):
     def _existing(self, repo: str) -> Path:
         path = self.repo_path(repo)
         if not (path / ".git").exists():
-            raise unknown("dataset repo", repo, self.list_repos(), f"the {self!r}", "Publish it first with `harness data publish`.")
+            raise unknown(
+                "dataset repo", repo, self.list_repos(), f"the {self!r}", "Publish it first with `harness data publish`."
+            )
         return path
 
     def list_repos(self, owner: str | None = None) -> list[str]:
@@ -103,7 +105,9 @@ class LocalRegistry(Registry):
             return git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], path).decode().strip()
         except GitError:
             branches, tags = self._refs(path)
-            raise unknown("revision", revision, [*branches, *tags], f"dataset repo {repo}", "Use a tag, a branch or a commit id.") from None
+            raise unknown(
+                "revision", revision, [*branches, *tags], f"dataset repo {repo}", "Use a tag, a branch or a commit id."
+            ) from None
 
     def _blob(self, repo: str, commit: str, rel: str, revision: str) -> bytes:
         try:
@@ -154,7 +158,11 @@ class LocalRegistry(Registry):
         try:
             if exists:
                 git(["clone", "--quiet", str(final), str(work)], staging_root)
-                existing = parse_manifest((work / MANIFEST).read_text(encoding="utf-8"), f"{MANIFEST} of {repo}") if (work / MANIFEST).exists() else None
+                existing = (
+                    parse_manifest((work / MANIFEST).read_text(encoding="utf-8"), f"{MANIFEST} of {repo}")
+                    if (work / MANIFEST).exists()
+                    else None
+                )
             else:
                 git(["init", "--quiet", "--initial-branch=main", str(work)], staging_root)
                 git(["config", "receive.denyCurrentBranch", "updateInstead"], work)
@@ -169,9 +177,15 @@ class LocalRegistry(Registry):
             written = {split_key(e["config"], e["split"]): e for e in manifest["splits"].values() if set(e["files"]) & set(files)}
             changed = subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=work, check=False).returncode != 0
             if not changed and not (exists and tag):
-                raise PublishError(f"nothing to publish: {folder} holds exactly what {repo} has at main; add rows or splits first")
+                raise PublishError(
+                    f"nothing to publish: {folder} holds exactly what {repo} has at main; add rows or splits first"
+                )
             if changed:
-                git(["-c", "core.hooksPath=/dev/null", "commit", "--quiet", "-F", "-"], work, input=(message or commit_message(written, manifest, tag)).encode())
+                git(
+                    ["-c", "core.hooksPath=/dev/null", "commit", "--quiet", "-F", "-"],
+                    work,
+                    input=(message or commit_message(written, manifest, tag)).encode(),
+                )
             if tag:
                 git(["tag", "-a", tag, "-m", f"{repo} {tag}: dataset {manifest['dataset_hash']}"], work)
             commit = git(["rev-parse", "HEAD"], work).decode().strip()
@@ -182,7 +196,9 @@ class LocalRegistry(Registry):
             shutil.rmtree(work, ignore_errors=True)
             with contextlib.suppress(OSError):
                 staging_root.rmdir()  # only when empty: another publish may be under way
-        return Published(repo, commit, tag, manifest["dataset_hash"], str(final), {k: e["content_hash"] for k, e in written.items()})
+        return Published(
+            repo, commit, tag, manifest["dataset_hash"], str(final), {k: e["content_hash"] for k, e in written.items()}
+        )
 
     def _land(self, work: Path, final: Path, exists: bool, tag: str | None, repo: str) -> None:
         """Make the prepared revision visible in one step: an atomic push, or a rename for a new repo."""

@@ -68,7 +68,9 @@ class RepoInfo:
 def check_repo_id(repo: str) -> str:
     """Return ``repo`` if it has the form ``ORG/NAME``, else raise an error saying so."""
     if not _REPO_ID.match(repo or ""):
-        raise DataError(f"invalid dataset repo name '{repo}': use ORG/NAME (letters, digits, '-', '_', '.'), e.g. harness/webshop")
+        raise DataError(
+            f"invalid dataset repo name '{repo}': use ORG/NAME (letters, digits, '-', '_', '.'), e.g. harness/webshop"
+        )
     return repo
 
 
@@ -199,7 +201,9 @@ class Registry(ABC):
             return load_split(out, config, split)
 
 
-def make_registry(kind: str = "local", path: str | Path | None = None, endpoint: str | None = None, token: str | None = None) -> Registry:
+def make_registry(
+    kind: str = "local", path: str | Path | None = None, endpoint: str | None = None, token: str | None = None
+) -> Registry:
     """The registry of ``kind``: ``local`` (folder ``path``, default :func:`default_registry_path`) or ``hub``."""
     if kind == "local":
         from harness.data.local_registry import LocalRegistry
