@@ -34,7 +34,10 @@ from harness.data.registry import (
     stage_publish,
 )
 
-_IDENTITY = {"GIT_AUTHOR_NAME": "harness", "GIT_AUTHOR_EMAIL": "harness@localhost"}
+# Used only when git has no identity configured (e.g. a CI container); signing is off because a
+# registry commit must not depend on the user's keys.
+_FALLBACK_IDENTITY = ["-c", "user.name=harness", "-c", "user.email=harness@localhost"]
+_NO_SIGNING = ["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "tag.forceSignAnnotated=false"]
 
 
 class GitError(RuntimeError):
@@ -44,13 +47,16 @@ class GitError(RuntimeError):
 def git(args: list[str], cwd: Path, input: bytes | None = None) -> bytes:
     """Run ``git args`` in ``cwd`` and return stdout; raise :class:`GitError` with stderr on failure."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    for key, value in _IDENTITY.items():
-        env.setdefault(key, value)
-        env.setdefault(key.replace("AUTHOR", "COMMITTER"), value)
     proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env, check=False)
     if proc.returncode != 0:
         raise GitError(proc.stderr.decode("utf-8", "replace").strip() or f"git {args[0]} exited with {proc.returncode}")
     return proc.stdout
+
+
+def _author(cwd: Path) -> list[str]:
+    """No options when git knows who the user is; a fallback identity otherwise."""
+    probe = subprocess.run(["git", "config", "user.email"], cwd=cwd, capture_output=True, check=False)
+    return [] if probe.stdout.strip() else _FALLBACK_IDENTITY
 
 
 class LocalRegistry(Registry):
@@ -182,12 +188,15 @@ class LocalRegistry(Registry):
                 )
             if changed:
                 git(
-                    ["-c", "core.hooksPath=/dev/null", "commit", "--quiet", "-F", "-"],
+                    [*_author(work), *_NO_SIGNING, "-c", "core.hooksPath=/dev/null", "commit", "--quiet", "-F", "-"],
                     work,
                     input=(message or commit_message(written, manifest, tag)).encode(),
                 )
             if tag:
-                git(["tag", "-a", tag, "-m", f"{repo} {tag}: dataset {manifest['dataset_hash']}"], work)
+                git(
+                    [*_author(work), *_NO_SIGNING, "tag", "-a", tag, "-m", f"{repo} {tag}: dataset {manifest['dataset_hash']}"],
+                    work,
+                )
             commit = git(["rev-parse", "HEAD"], work).decode().strip()
             self._land(work, final, exists, tag, repo)
         except GitError as e:
