@@ -145,9 +145,9 @@ def test_a_download_verifies_what_it_received(registry, two_releases, tmp_path):
         check=True,
         env={"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@y", "PATH": "/usr/bin:/bin"},
     )
-    with pytest.raises((HashMismatchError, CorruptFileError), match="valid-00000-of-00001.parquet"):
+    with pytest.raises((HashMismatchError, CorruptFileError), match="valid-00000-of-00001.parquet in dataset repo acme/webshop"):
         registry.download(REPO, "expert_trajectories", "valid", "main", tmp_path / "bad")
-    assert not (tmp_path / "bad" / "manifest.json").exists()
+    assert not (tmp_path / "bad").exists()
 
 
 def test_load_pins_a_revision_and_caches_it_by_commit(registry, two_releases, tmp_path):

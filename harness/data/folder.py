@@ -140,11 +140,12 @@ def _as_dataset(table: Any) -> datasets.Dataset:
     return datasets.Dataset(InMemoryTable(table))
 
 
-def load_split(folder: Path, config: str, split: str, verify: bool = True) -> datasets.Dataset:
+def load_split(folder: Path, config: str, split: str, verify: bool = True, label: str | None = None) -> datasets.Dataset:
     """Load ``config``/``split`` of a dataset folder as an in-memory ``datasets.Dataset``.
 
     With ``verify`` (the default), checks the file checksum, the schema, every row id and the split's
-    content hash against the manifest, and raises an error naming what does not match.
+    content hash against the manifest, and raises an error naming what does not match (the folder is
+    called ``label`` in messages when given, e.g. the repo and revision a download came from).
     """
     import datasets
 
@@ -152,7 +153,7 @@ def load_split(folder: Path, config: str, split: str, verify: bool = True) -> da
     entry = manifest_entry(read_manifest(folder), config, split, str(folder))
     ((rel, sha),) = entry["files"].items()
     path = folder / rel
-    where = f"{rel} in {folder}"
+    where = f"{rel} in {label or folder}"
     if not path.is_file():
         raise FileNotFoundError(f"{where} is listed in the manifest but missing; re-download or rebuild the split")
     table = read_parquet(path, where)

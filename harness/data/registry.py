@@ -130,6 +130,7 @@ def finish_download(
     (rel,) = entry["files"]
     if output.exists() and any(output.iterdir()) and not (output / MANIFEST).exists():
         raise DataError(f"output folder {output} is not empty and is not a dataset folder; choose an empty or new folder")
+    created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=output))
     try:
@@ -137,7 +138,13 @@ def finish_download(
         shutil.copyfile(fetched, staging / rel)
         entry = {**entry, "source": source}
         write_manifest(staging, {**empty_manifest(), "splits": {split_key(config, split): entry}})
-        load_split(staging, config, split, verify=True)  # raises, naming the file, when anything is off
+        try:
+            load_split(staging, config, split, verify=True, label=where)  # raises, naming the file, when anything is off
+        except Exception:
+            shutil.rmtree(staging, ignore_errors=True)
+            if created:
+                shutil.rmtree(output, ignore_errors=True)
+            raise
         target = read_manifest(output) if (output / MANIFEST).exists() else empty_manifest()
         target["splits"][split_key(config, split)] = entry
         (output / rel).parent.mkdir(parents=True, exist_ok=True)
