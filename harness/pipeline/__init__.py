@@ -1,0 +1,1 @@
+"""Recipe pipelines: stage bookkeeping (runner) and the method pipelines built on it."""

@@ -1,0 +1,130 @@
+"""Stage bookkeeping for recipes: run folders, manifests, resume, and chunked checkpoints.
+
+Layout: ``runs/<recipe>/<run_id>/<stage>/`` with the stage's outputs and a ``manifest.json``
+written last (atomically). A stage with a manifest for the same config hash is complete and is
+skipped on a re-run. Long stages process their work in fixed, ordered chunks and write each chunk
+atomically, so a killed run resumes at the first missing chunk and, because chunk boundaries do
+not depend on where it stopped, ends with the same data as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.recipes import Recipe
+
+T = TypeVar("T")
+MANIFEST = "manifest.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` via a temp file and rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False, default=str)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` as JSON lines to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """All rows of a JSON-lines file."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class Run:
+    """One run of a recipe: its folder, its stages' manifests, and resume logic."""
+
+    def __init__(self, recipe: Recipe, runs_dir: str | Path = "runs", run_id: str | None = None, log: Callable[[str], None] = print):
+        self.recipe = recipe
+        self.config_hash = recipe.config_hash
+        self.run_id = run_id or f"{recipe.preset or 'base'}-seed{recipe.seed}-{self.config_hash[:8]}"
+        self.root = Path(runs_dir) / recipe.name / self.run_id
+        self.log = log
+        self.root.mkdir(parents=True, exist_ok=True)
+        resolved = self.root / "recipe.resolved.json"
+        if resolved.exists():
+            previous = json.loads(resolved.read_text()).get("config_hash")
+            if previous != self.config_hash:
+                raise ValueError(
+                    f"{self.root} holds a run of a different configuration ({previous[:8]} vs {self.config_hash[:8]}); "
+                    "use another --run-id or --runs-dir"
+                )
+        else:
+            write_json_atomic(resolved, {"config_hash": self.config_hash, "recipe": recipe.to_dict()})
+
+    def stage_dir(self, name: str) -> Path:
+        """The folder of stage ``name`` (created)."""
+        d = self.root / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def manifest(self, name: str) -> dict[str, Any] | None:
+        """The completed stage's manifest, or None when the stage has not finished."""
+        path = self.root / name / MANIFEST
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return data if data.get("config_hash") == self.config_hash else None
+
+    def stage(self, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``fn(stage_dir) -> outputs`` unless the stage is complete; return its manifest."""
+        done = self.manifest(name)
+        if done is not None:
+            self.log(f"[{name}] complete, skipped")
+            return done
+        self.log(f"[{name}] running")
+        start = time.perf_counter()
+        outputs = fn(self.stage_dir(name))
+        manifest = {"stage": name, "config_hash": self.config_hash, "seconds": round(time.perf_counter() - start, 2), **outputs}
+        write_json_atomic(self.root / name / MANIFEST, manifest)
+        self.log(f"[{name}] done in {manifest['seconds']:.1f}s")
+        return manifest
+
+
+def run_chunked(
+    folder: Path, items: Sequence[T], chunk_size: int, fn: Callable[[Sequence[T]], list[dict[str, Any]]],
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Process ``items`` in fixed chunks, writing ``chunk-NNNNN.jsonl`` per chunk; finished chunks are reused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for k, start in enumerate(range(0, len(items), chunk_size)):
+        path = folder / f"chunk-{k:05d}.jsonl"
+        part = items[start : start + chunk_size]
+        if path.exists():
+            chunk = read_jsonl(path)
+        else:
+            chunk = fn(part)
+            write_jsonl_atomic(path, chunk)
+        rows.extend(chunk)
+        if progress:
+            progress(len(part))
+    return rows
+
+
+def reset_folder(path: Path) -> None:
+    """Remove ``path`` (a stage's partial output that must be rebuilt) if it exists."""
+    shutil.rmtree(path, ignore_errors=True)

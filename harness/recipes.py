@@ -1,0 +1,270 @@
+"""Recipes: one YAML file per reproducible pipeline, mapped 1:1 onto dataclasses.
+
+A recipe file has the base settings, named ``presets`` (partial overrides, e.g. ``tiny`` for a CPU
+and ``paper`` for the paper's model), and ``default_preset``. Resolution = base, deep-merged with
+the preset, then ``--set key.path=value`` overrides; the result is validated against
+:class:`Recipe` (unknown keys and wrong types are errors naming the key) and hashed: the config
+hash identifies the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from harness.types import content_hash
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the file and key."""
+
+
+@dataclass
+class EnvSection:
+    id: str = "webshop"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_steps: int | None = None
+    """None = the environment's own budget (WebShop 10, IPR §4.1)."""
+
+
+@dataclass
+class ModelSection:
+    base: str | None = None
+    """A local folder or Hub id (paper: meta-llama/Llama-2-7b-hf); None = build ``init_preset`` from scratch."""
+    init_preset: str | None = "tiny"
+    corpus_tasks: int | None = None
+    """Expert episodes the from-scratch tokenizer is trained on (None = the whole train split)."""
+
+
+@dataclass
+class DataSection:
+    train_tasks: int | None = None
+    """Train tasks used for expert SFT data (None = the whole split)."""
+    explore_tasks: int | None = None
+    """Expert trajectories explored per iteration (None = all SFT tasks)."""
+    valid_tasks: int | None = None
+    test_tasks: int | None = None
+    registry: str = "local"
+    publish: bool = True
+    repo_prefix: str = "harness"
+
+
+@dataclass
+class SFTSection:
+    epochs: float = 3.0
+    batch_size: int = 48
+    per_device_batch_size: int = 4
+    learning_rate: float = 2e-5
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_length: int = 4096
+    save_steps: int = 200
+
+
+@dataclass
+class GenerationSection:
+    temperature: float = 0.0
+    max_new_tokens: int = 512
+    batch_size: int = 64
+
+
+@dataclass
+class EstimateSection:
+    n: int = 5
+    temperature: float = 1.0
+    scorer: str = "sft"
+    """``sft`` (IPR: the frozen SFT model) or a path to a step-reward model (IPR §5.5)."""
+
+
+@dataclass
+class PairsSection:
+    outcome_threshold: float = 0.01
+    tau: float = 0.01
+    outcome_pairs: bool = True
+    step_pairs: bool = True
+    both_directions: bool = True
+    shorter_wins_at_equal_outcome: bool = False
+    single_action: bool = False
+
+
+@dataclass
+class TrainSection:
+    beta: float = 0.1
+    learning_rate: float = 3e-6
+    epochs: float = 3.0
+    batch_size: int = 48
+    per_device_batch_size: int = 4
+    scheduler: str = "constant_with_warmup"
+    warmup_ratio: float = 0.1
+    nll: str = "sum"
+    nll_weight: float = 1.0
+    max_length: int = 4096
+    reference: str = "sft"
+    """``sft`` (IPR: pi_ref = pi_0 in every iteration) or ``previous`` (the last iteration's policy)."""
+
+
+@dataclass
+class Recipe:
+    name: str
+    method: str
+    description: str = ""
+    seed: int = 42
+    iterations: int = 4
+    env: EnvSection = field(default_factory=EnvSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    sft: SFTSection = field(default_factory=SFTSection)
+    explore: GenerationSection = field(default_factory=GenerationSection)
+    estimate: EstimateSection = field(default_factory=EstimateSection)
+    pairs: PairsSection = field(default_factory=PairsSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    evaluate: GenerationSection = field(default_factory=GenerationSection)
+    preset: str = ""
+    accelerate_config: str | None = None
+    """For multi-GPU presets: an accelerate/DeepSpeed config shipped with the recipes."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form of the resolved recipe."""
+        return dataclasses.asdict(self)
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of the fully resolved recipe (outputs live outside it, so nothing to remove)."""
+        return content_hash(self.to_dict())
+
+
+def _check_type(value: Any, hint: Any, key: str, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for opt in options:
+            if opt is type(None):
+                continue
+            try:
+                return _check_type(value, opt, key, where)
+            except RecipeError:
+                continue
+        raise RecipeError(f"{where}: '{key}' must be {_type_name(hint)}, got {value!r}")
+    if hint is Any:
+        return value
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise RecipeError(f"{where}: '{key}' must be a mapping, got {value!r}")
+        return dict(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecipeError(f"{where}: '{key}' must be a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecipeError(f"{where}: '{key}' must be an integer, got {value!r}")
+        return value
+    if hint in (str, bool):
+        if not isinstance(value, hint):
+            raise RecipeError(f"{where}: '{key}' must be {hint.__name__}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, where, key)
+    raise RecipeError(f"{where}: '{key}' has an unsupported type {hint}")
+
+
+def _type_name(hint: Any) -> str:
+    return " or ".join("null" if a is type(None) else getattr(a, "__name__", str(a)) for a in typing.get_args(hint)) or str(hint)
+
+
+def build(cls: type, data: Any, where: str, prefix: str = "") -> Any:
+    """Instantiate dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types by name."""
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: '{prefix or 'recipe'}' must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise RecipeError(f"{where}: unknown key '{path}'{hint}. Known keys here: {', '.join(fields)}")
+        kwargs[key] = _check_type(value, hints[key], path, where)
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise RecipeError(f"{where}: missing required key(s) {', '.join(f'{prefix}.{m}' if prefix else m for m in missing)}")
+    return cls(**kwargs)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` merged in (mappings merged key by key, other values replaced)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_set(assignments: list[str]) -> dict[str, Any]:
+    """``["train.beta=0.2", ...]`` -> nested mapping; values are parsed as YAML scalars."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in assignments:
+        if "=" not in item:
+            raise RecipeError(f"--set '{item}': expected KEY.PATH=VALUE, e.g. train.beta=0.2")
+        key, raw = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def recipe_path(name_or_path: str) -> Path:
+    """A recipe file path, or the bundled ``recipes/<name>.yaml``."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    bundled = Path(str(resources.files("harness"))).parent / "recipes" / f"{name_or_path}.yaml"
+    if bundled.exists():
+        return bundled
+    known = sorted(x.stem for x in bundled.parent.glob("*.yaml")) if bundled.parent.exists() else []
+    close = difflib.get_close_matches(name_or_path, known, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise RecipeError(f"unknown recipe '{name_or_path}'. Known: {', '.join(known) or 'none'}.{hint}")
+
+
+def list_recipes() -> list[str]:
+    """Names of the bundled recipes."""
+    folder = Path(str(resources.files("harness"))).parent / "recipes"
+    return sorted(x.stem for x in folder.glob("*.yaml"))
+
+
+def load_recipe(name_or_path: str, preset: str | None = None, overrides: list[str] | None = None) -> Recipe:
+    """Resolve a recipe: base + preset + ``--set`` overrides, validated."""
+    import yaml
+
+    path = recipe_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping")
+    presets = raw.pop("presets", {}) or {}
+    default = raw.pop("default_preset", None)
+    chosen = preset or default
+    merged = raw
+    if chosen:
+        if chosen not in presets:
+            raise RecipeError(f"{path}: unknown preset '{chosen}'. Presets: {', '.join(presets) or 'none'}")
+        merged = deep_merge(raw, presets[chosen] or {})
+    merged = deep_merge(merged, parse_set(overrides or []))
+    merged["preset"] = chosen or ""
+    return build(Recipe, merged, str(path))

@@ -1,0 +1,1 @@
+"""Training stages on TRL: SFT (assistant-only loss) and preference training (IPR mixture loss)."""
