@@ -143,3 +143,10 @@ def test_pairs_keep_trl_preference_columns():
         "level": "step",
     }
     assert pairs_to_trl([row]) == [{k: row[k] for k in ("prompt", "chosen", "rejected")}]
+
+
+def test_a_card_for_imported_data_states_what_the_format_lacks(tmp_path, capsys):
+    assert main(["data", "import", str(FIXTURE), "--env", "webshop", "--output", str(tmp_path / "ds")]) == 0
+    assert main(["data", "card", str(tmp_path / "ds"), "--repo", "acme/imported"]) == 0
+    card = capsys.readouterr().out
+    assert "Imported from FastChat JSON" in card and "fastchat_webshop.json (sha256 " in card

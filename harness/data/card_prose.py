@@ -93,6 +93,12 @@ def _limits(manifest: dict[str, Any]) -> list[str]:
             "- Built on harness's *generated* WebShop catalog (synthetic products and goals), not the original "
             "Amazon catalog: scores and behaviour on it are not comparable with WebShop numbers in papers."
         )
+    if any(p.get("stage") == "import" for p in provs):
+        out.append(
+            "- Imported from FastChat JSON, which has no rewards, done flags or final observations: imported rows have "
+            "final reward 0 (so `success` is false) unless the record carried `reward`, and an empty last observation; "
+            "`extra` keeps what is needed to write the original JSON back."
+        )
     out.append(
         "- Rows are valid for the environment version recorded above; when the environment's version changes "
         "(rules, catalog, seeds), rebuild and publish a new revision instead of mixing versions."
