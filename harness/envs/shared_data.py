@@ -1,0 +1,56 @@
+"""Where environments find their data files (game files, databases) and keep derived caches.
+
+The data root is, in order: the ``data`` argument (``--data`` on the command line), the
+``HARNESS_SHARED_DATA`` environment variable, then ``<repo>/../shared/data`` (the layout of the
+project's checkout and CI). Each environment reads one sub-folder of it (``alfworld``,
+``intercode_sql``). A missing or incomplete folder is an error that names the path and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_VAR = "HARNESS_SHARED_DATA"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """An environment's data folder is missing or lacks a required file."""
+
+
+def default_data_root() -> Path:
+    """``$HARNESS_SHARED_DATA`` if set, else ``<repo>/../shared/data`` next to this checkout."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    repo = Path(__file__).resolve().parents[2]
+    return repo.parent / "shared" / "data"
+
+
+def resolve_data_dir(name: str, data: str | os.PathLike | None, required: list[str], fix: str) -> Path:
+    """The folder holding environment ``name``'s files, checked for the ``required`` relative paths.
+
+    ``data`` may point at the environment's folder itself or at a root that contains ``name/``.
+    ``fix`` tells the user how to obtain the files; it ends every error message.
+    """
+    candidates = [Path(data).expanduser()] if data is not None else [default_data_root()]
+    candidates = [c for base in candidates for c in (base, base / name)]
+    for folder in candidates:
+        if folder.is_dir() and all((folder / r).exists() for r in required):
+            return folder
+    where = " or ".join(str(c) for c in candidates)
+    present = [c for c in candidates if c.is_dir()]
+    if present:
+        missing = [r for r in required if not (present[-1] / r).exists()]
+        problem = f"{present[-1]} lacks {', '.join(missing)}"
+    else:
+        problem = f"no folder at {where}"
+    source = "--data" if data is not None else (f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "the default location")
+    raise DataNotFoundError(
+        f"{name} data not found ({problem}; looked in {where}, from {source}). {fix} "
+        f"Point to the folder with --data DIR (or data=... in Python) or set {ENV_VAR}=<folder containing {name}/>."
+    )
+
+
+def cache_root() -> Path:
+    """Root of harness's on-disk caches: ``$HARNESS_CACHE`` or ``~/.cache/harness``."""
+    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
