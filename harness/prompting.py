@@ -25,6 +25,30 @@ TASK_DESCRIPTIONS: dict[str, str] = {
         "Answer in this format:\n\n"
         "Thought: <your reasoning>\nAction: <one action>"
     ),
+    "intercode_sql": (
+        "You answer a question about a database by querying a MySQL server.\n"
+        "Each turn, reason briefly, then give one action. Two kinds of action exist:\n"
+        "1) run a query: put one MySQL statement on one line inside a sql block, for example\n"
+        "Action: ```sql\nSELECT name FROM city WHERE population > 100000\n```\n"
+        "   You will see its rows, or the error it caused.\n"
+        "2) finish: Action: submit\n"
+        "   Submitting hands in the rows of your last query as the answer, so make sure the last query "
+        "returns exactly what the question asks for.\n"
+        "SHOW TABLES and DESCRIBE <table> show the schema. Do not put plain language in the sql block.\n"
+        "Answer in this format:\n\n"
+        "Thought: <your reasoning>\nAction: <one action>"
+    ),
+    "alfworld": (
+        "You are a robot in a house, given a household task to carry out.\n"
+        "Each turn you read what you observe and answer with one text command. Commands:\n"
+        "go to <place>, open <place>, close <place>, take <object> from <place>, put <object> in/on <place>,\n"
+        "clean <object> with <place>, heat <object> with <place>, cool <object> with <place>,\n"
+        "use <object> (e.g. switch on a lamp), examine <object or place>, look, inventory.\n"
+        "Use the names exactly as they appear, numbers included (e.g. 'go to countertop 1').\n"
+        "If a command is not possible the answer is 'Nothing happens.'; then try something else.\n"
+        "Answer in this format:\n\n"
+        "Thought: <your reasoning>\nAction: <one command>"
+    ),
 }
 
 _ACTION_LINE = re.compile(r"Action:\s?(.*)", re.DOTALL)
