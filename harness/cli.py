@@ -51,10 +51,33 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    raise UserError(
-        f"recipe '{args.recipe}' is not built yet: the IPR pipeline (SFT -> explore -> Monte-Carlo step rewards "
-        "-> pairs -> mixture-loss training) is in progress. Available now: `harness eval --env webshop --policy expert`."
-    )
+    import json
+
+    from harness.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe, args.preset, args.set)
+    runners = _method_runners()
+    if recipe.method not in runners:
+        raise UserError(f"recipe '{recipe.name}' uses method '{recipe.method}', which has no pipeline yet; known: {', '.join(runners)}")
+    describe, run = runners[recipe.method]
+    if args.dry_run:
+        plan = describe(recipe)
+        print(json.dumps(plan["config"], indent=2))
+        print(f"\nrecipe {plan['recipe']} (preset {plan['preset'] or 'none'}), config hash {plan['config_hash']}")
+        print("stages: " + " -> ".join(plan["stages"]))
+        return 0
+    result = run(recipe, runs_dir=args.runs_dir, run_id=args.run_id)
+    print(f"run folder: {result.root}")
+    report = result.root / "report" / "report.md"
+    if report.exists():
+        print(report.read_text())
+    return 0
+
+
+def _method_runners() -> dict:
+    from harness.pipeline import ipr
+
+    return {"ipr": (ipr.describe, ipr.run_ipr)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,8 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_eval)
 
-    rep = sub.add_parser("reproduce", help="run a recipe end to end")
-    rep.add_argument("recipe")
+    rep = sub.add_parser("reproduce", help="run a recipe end to end (re-running resumes where it stopped)")
+    rep.add_argument("recipe", help="a bundled recipe name (e.g. ipr-webshop) or a YAML file")
+    rep.add_argument("--preset", default=None, help="tiny (CPU default) | paper (GPUs)")
+    rep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.beta=0.2")
+    rep.add_argument("--runs-dir", default="runs")
+    rep.add_argument("--run-id", default=None, help="default: <preset>-seed<seed>-<config hash>")
+    rep.add_argument("--dry-run", action="store_true", help="print the resolved recipe, its hash and the stage plan")
     rep.set_defaults(func=_reproduce)
     return p
 

@@ -99,6 +99,7 @@ def make_ipr_trainer_class():
             if nll not in NLL_FORMS:
                 raise ValueError(f"nll must be one of {NLL_FORMS}, got {nll!r}")
             self.nll_form, self.nll_weight = nll, nll_weight
+            self.dropped_too_long = 0
             # Keyword arguments only: the collator needs the tokenizer and the config.
             tok, config = kwargs["processing_class"], kwargs["args"]
             kwargs.setdefault("data_collator", MaskedPreferenceCollator(tok.pad_token_id, config.max_length))
@@ -110,7 +111,17 @@ def make_ipr_trainer_class():
             def tok(ex):
                 return tokenize_pair(processing_class, ex["prompt"], ex["chosen"], ex["rejected"])
 
-            return dataset.map(tok, remove_columns=["prompt", "chosen", "rejected", *cols], desc=f"Tokenizing {dataset_name}")
+            dataset = dataset.map(tok, remove_columns=["prompt", "chosen", "rejected", *cols], desc=f"Tokenizing {dataset_name}")
+            if args.max_length is None:
+                return dataset
+            # TRL would cut long pairs at the end (keep_start), silently removing the continuations'
+            # tails; whole pairs that do not fit are dropped instead, and counted.
+            before = len(dataset)
+            dataset = dataset.filter(
+                lambda ex: len(ex["prompt_ids"]) + max(len(ex["chosen_ids"]), len(ex["rejected_ids"])) <= args.max_length
+            )
+            self.dropped_too_long = before - len(dataset)
+            return dataset
 
         def _set_signature_columns_if_needed(self):
             if self._signature_columns is None:

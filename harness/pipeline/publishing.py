@@ -1,0 +1,74 @@
+"""Publishing a stage's rows as a versioned dataset (local registry by default, the Hub on request).
+
+Each recipe run publishes to ``<repo_prefix>/<recipe>`` (e.g. ``harness/ipr-webshop``): configs are
+artifact types (``expert_trajectories``, ``explored_trajectories``, ``step_rewards``, ``pairs``),
+splits name the stage (``train``, ``iter1``...), and each publish is tagged with the run id and
+stage, so others can download exactly these pairs by revision.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.pipeline.runner import Run
+
+TRAJECTORY_CONFIGS = ("expert_trajectories", "explored_trajectories")
+
+
+def _rows_for(config: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from harness.data.rows import pair_from_row, pair_to_row, step_reward_from_row, step_reward_to_row, trajectory_to_row
+    from harness.types import Trajectory
+
+    if config in TRAJECTORY_CONFIGS:
+        return [trajectory_to_row(Trajectory.from_dict(r)) for r in rows]
+    if config == "step_rewards":
+        return [step_reward_to_row(step_reward_from_row(r)) for r in rows]
+    if config == "pairs":
+        return [pair_to_row(pair_from_row(r)) for r in rows]
+    raise ValueError(f"no publishing rule for config '{config}'")
+
+
+def publish_rows(run: Run, stage_folder: Path, config: str, split: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write ``rows`` as ``config/split`` in ``stage_folder/dataset`` and publish it with a data card."""
+    from harness.data.folder import write_split
+    from harness.data.registry import make_registry
+
+    recipe = run.recipe
+    folder = stage_folder / "dataset"
+    provenance = {
+        "recipe": recipe.name,
+        "preset": recipe.preset,
+        "run_id": run.run_id,
+        "config_hash": run.config_hash,
+        "seed": recipe.seed,
+        "command": f"harness reproduce {recipe.name} --preset {recipe.preset}",
+    }
+    entry = write_split(folder, config, split, _rows_for(config, rows), provenance)
+    repo = f"{recipe.data.repo_prefix}/{recipe.name}"
+    tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{run.run_id}-{stage_folder.name}-{config}-{split}")
+    registry = make_registry(recipe.data.registry)
+    out = {"repo": repo, "tag": tag, "content_hash": entry["content_hash"], "rows": entry["num_rows"]}
+    existing = _already_published(registry, repo, tag, f"{config}/{split}")
+    if existing is not None:  # a run killed after publishing, before its manifest: same tag, same data
+        if existing != entry["content_hash"]:
+            raise ValueError(f"{repo}@{tag} already holds different {config}/{split} data; use a new --run-id")
+        return {**out, "commit": registry.resolve(repo, tag), "reused": True}
+    published = registry.publish(folder, repo, tag=tag)
+    return {**out, "commit": published.commit}
+
+
+def _already_published(registry: Any, repo: str, tag: str, key: str) -> str | None:
+    """The content hash of ``key`` at ``repo@tag`` when that tag exists, else None."""
+    import json
+
+    from harness.data.errors import DataError
+
+    try:
+        if tag not in registry.info(repo).tags:
+            return None
+        manifest = json.loads(registry.read_text(repo, "manifest.json", revision=tag))
+    except DataError:
+        return None
+    return manifest["splits"].get(key, {}).get("content_hash")

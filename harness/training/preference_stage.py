@@ -1,0 +1,60 @@
+"""One preference-training stage: load policy and reference, train on pair rows, save the policy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from harness.training.sft import cpu_safe_kwargs, latest_checkpoint
+
+
+def train_preference(
+    policy_path: str, reference_path: str, rows: list[dict[str, Any]], output: str | Path, settings: Any, seed: int
+) -> dict[str, Any]:
+    """Train ``policy_path`` on pair ``rows`` (prompt/chosen/rejected message lists) against the frozen
+    ``reference_path``; ``settings`` is a recipe ``TrainSection``. Resumes from the newest checkpoint."""
+    from datasets import Dataset
+
+    from harness.models import load_model, load_tokenizer
+    from harness.training.preference import make_ipr_trainer_class, preference_config
+
+    out = Path(output)
+    ckpt_dir = out / "checkpoints"
+    tokenizer = load_tokenizer(policy_path)
+    model = load_model(policy_path)
+    reference = load_model(reference_path)
+    data = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows])
+    config = preference_config(
+        str(ckpt_dir),
+        settings.nll,
+        beta=settings.beta,
+        learning_rate=settings.learning_rate,
+        num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.per_device_batch_size,
+        gradient_accumulation_steps=max(1, settings.batch_size // settings.per_device_batch_size),
+        lr_scheduler_type=settings.scheduler,
+        warmup_steps=settings.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio
+        max_length=settings.max_length,
+        seed=seed,
+        data_seed=seed,
+        save_strategy="steps",
+        save_steps=100,
+        save_total_limit=1,
+        disable_tqdm=True,
+        **{k: v for k, v in cpu_safe_kwargs().items() if k != "report_to"},
+    )
+    trainer_cls = make_ipr_trainer_class()
+    trainer = trainer_cls(model=model, ref_model=reference, args=config, train_dataset=data, processing_class=tokenizer,
+                          nll=settings.nll, nll_weight=settings.nll_weight)  # fmt: skip
+    if len(trainer.train_dataset) == 0:
+        raise ValueError(f"every one of the {len(rows)} pairs is longer than train.max_length={settings.max_length}")
+    trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))
+    final, tmp = out / "model", out / "model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return {"path": final, "dropped_too_long": trainer.dropped_too_long, "pairs_used": len(trainer.train_dataset)}
