@@ -105,6 +105,7 @@ def _load_builtin_envs() -> None:
     # Imported lazily so `harness --help` does not pay for every environment's dependencies.
     import harness.envs.webshop  # noqa: F401
     import harness.envs.intercode_sql  # noqa: F401
+    import harness.envs.alfworld  # noqa: F401
 
 
 def list_envs() -> list[EnvSpec]:
