@@ -32,6 +32,18 @@ def _data_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_fetch(args: argparse.Namespace) -> int:
+    if args.env != "alfworld":
+        raise UserError(f"nothing to fetch for '{args.env}'; only alfworld downloads its game files")
+    from harness.envs.alfworld.fetch import fetch_alfworld
+
+    try:
+        fetch_alfworld(args.output)
+    except ConnectionError as e:
+        raise UserError(str(e)) from None
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from harness.evaluation.evaluator import EvalConfig, evaluate
 
@@ -96,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--output", required=True)
     gen.set_defaults(func=_data_generate)
+    fetch = data.add_parser("fetch", help="download an environment's data files from their official release")
+    fetch.add_argument("env", help="environment (alfworld)")
+    fetch.add_argument("--output", default=None, help="destination folder (default: $HARNESS_CACHE/data/alfworld)")
+    fetch.set_defaults(func=_data_fetch)
     from harness.data.cli import register_data_commands
 
     register_data_commands(data)

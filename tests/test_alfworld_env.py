@@ -135,7 +135,7 @@ def test_expert_wins_seen_unseen_and_recorded_training_games(world):
 def test_missing_data_names_the_folder_and_the_fix(tmp_path):
     from harness.envs.alfworld.games import list_games
 
-    with pytest.raises(DataNotFoundError, match=r"alfworld data not found .*json_2\.1\.1.*harness data fetch alfworld"):
+    with pytest.raises(DataNotFoundError, match=r"alfworld data not found: .*json_2\.1\.1.*harness data fetch alfworld"):
         list_games(str(tmp_path), "seen")
 
 

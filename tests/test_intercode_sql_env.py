@@ -189,7 +189,7 @@ def test_expert_solves_tasks_and_random_does_not(world):
 def test_missing_data_names_the_folder_and_the_fix(tmp_path):
     from harness.envs.intercode_sql.tasks import load_sql_data
 
-    with pytest.raises(DataNotFoundError, match=r"intercode_sql data not found .*ic_spider_dev\.json.*--data DIR"):
+    with pytest.raises(DataNotFoundError, match=r"intercode_sql data not found: .*ic_spider_dev\.json.*--data DIR"):
         load_sql_data(str(tmp_path))
 
 

@@ -1,9 +1,10 @@
 """Where environments find their data files (game files, databases) and keep derived caches.
 
 The data root is, in order: the ``data`` argument (``--data`` on the command line), the
-``HARNESS_SHARED_DATA`` environment variable, then ``<repo>/../shared/data`` (the layout of the
-project's checkout and CI). Each environment reads one sub-folder of it (``alfworld``,
-``intercode_sql``). A missing or incomplete folder is an error that names the path and the fix.
+``HARNESS_SHARED_DATA`` environment variable, else ``<repo>/../shared/data`` (the layout of the
+project's checkout and CI) and then ``$HARNESS_CACHE/data`` (where ``harness data fetch`` puts
+downloads). Each environment reads one sub-folder of it (``alfworld``, ``intercode_sql``). A missing
+or incomplete folder is an error that names the paths and the fix.
 """
 
 from __future__ import annotations
@@ -26,14 +27,20 @@ def default_data_root() -> Path:
     return repo.parent / "shared" / "data"
 
 
+def _default_roots() -> list[Path]:
+    if os.environ.get(ENV_VAR):
+        return [default_data_root()]
+    return [default_data_root(), cache_root() / "data"]
+
+
 def resolve_data_dir(name: str, data: str | os.PathLike | None, required: list[str], fix: str) -> Path:
     """The folder holding environment ``name``'s files, checked for the ``required`` relative paths.
 
     ``data`` may point at the environment's folder itself or at a root that contains ``name/``.
     ``fix`` tells the user how to obtain the files; it ends every error message.
     """
-    candidates = [Path(data).expanduser()] if data is not None else [default_data_root()]
-    candidates = [c for base in candidates for c in (base, base / name)]
+    roots = [Path(data).expanduser()] if data is not None else _default_roots()
+    candidates = [c for base in roots for c in (base, base / name)]
     for folder in candidates:
         if folder.is_dir() and all((folder / r).exists() for r in required):
             return folder
@@ -43,10 +50,10 @@ def resolve_data_dir(name: str, data: str | os.PathLike | None, required: list[s
         missing = [r for r in required if not (present[-1] / r).exists()]
         problem = f"{present[-1]} lacks {', '.join(missing)}"
     else:
-        problem = f"no folder at {where}"
-    source = "--data" if data is not None else (f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "the default location")
+        problem = "none of these folders exists"
+    source = "--data" if data is not None else (f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "the default locations")
     raise DataNotFoundError(
-        f"{name} data not found ({problem}; looked in {where}, from {source}). {fix} "
+        f"{name} data not found: {problem} (looked in {where}, from {source}). {fix} "
         f"Point to the folder with --data DIR (or data=... in Python) or set {ENV_VAR}=<folder containing {name}/>."
     )
 
