@@ -2,7 +2,12 @@
 
 Each episode owns an environment instance (cheap: instances share the loaded world). At every
 step the replies of all live episodes come from one ``policy.act`` call; replies without a
-parsable ``Action:`` get an "invalid format" observation and use up a step, as in IPR/ETO.
+parsable ``Action:`` get an "invalid format" observation and use up a step, as in IPR/ETO. An
+episode may first replay a given prefix of replies (IPR's exploration and Monte-Carlo rollouts
+start from expert prefixes); replayed steps are marked ``info["replayed"] = True``. A model that
+can no longer fit the history in its context answers with ``ContextOverflow``: the episode ends as
+a failure with stop reason ``context_overflow``. Stop reasons: ``done`` (the environment ended the
+episode), ``max_steps``, ``context_overflow``.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.envs.base import Environment
-from harness.policies.base import EpisodeView, Policy, Sampling
-from harness.prompting import INVALID_FORMAT, build_messages, parse_react
+from harness.policies.base import ContextOverflow, EpisodeView, Policy, Sampling
+from harness.prompting import INVALID_FORMAT, build_messages, observation_turn, parse_react
 from harness.types import Step, Trajectory
 
 
@@ -22,6 +27,7 @@ class _Live:
     view: EpisodeView
     initial: str
     steps: list[Step]
+    budget: int
     done: bool = False
     stop_reason: str = ""
 
@@ -34,49 +40,97 @@ def run_episodes(
     seed: int = 0,
     max_steps: int | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    seeds: Sequence[int] | None = None,
+    prefixes: Sequence[Sequence[str]] | None = None,
+    icl_messages: Sequence[dict[str, str]] = (),
 ) -> list[Trajectory]:
     """Play one episode per task id with ``policy`` and return the trajectories (in task order).
 
-    ``seed`` is combined with each task id so any episode re-runs alone to the same result.
-    ``progress`` is called with the number of episodes that just finished.
+    - ``seed`` (or ``seeds``, one per episode) seeds the policy's sampling together with the task
+      id and step index, so any episode re-runs alone to the same result; the same task may
+      appear several times with different seeds (Monte-Carlo rollouts).
+    - ``prefixes[i]`` is a list of replies replayed verbatim in episode i before the policy takes
+      over: e.g. an expert trajectory's ``step.text`` (its thoughts stay in the history), or
+      ``"Action: click[buy now]"`` for a bare action. A malformed reply replays as a malformed step.
+    - ``icl_messages``: in-context example turns placed after the task description and "OK".
+    - ``max_steps`` caps every episode (default: the environment's budget); replayed steps count.
+    - ``progress`` is called with the number of episodes that just finished.
     """
-    live: list[_Live] = []
-    for tid in task_ids:
-        env = make_env()
-        obs = env.reset(tid)
-        task = env.task(tid)
-        view = EpisodeView(task=task, messages=build_messages(env.env_id, obs), env=env, step_index=0, seed=seed)
-        live.append(_Live(env, view, obs, []))
-    budget = {id(x): (max_steps or x.env.max_steps) for x in live}
+    n = len(task_ids)
+    seeds = [seed] * n if seeds is None else list(seeds)
+    prefixes = [()] * n if prefixes is None else list(prefixes)
+    if len(seeds) != n or len(prefixes) != n:
+        raise ValueError(f"got {n} task ids but {len(seeds)} seeds and {len(prefixes)} prefixes; give one per episode")
+    live = [_start(make_env, tid, s, max_steps, icl_messages) for tid, s in zip(task_ids, seeds, strict=True)]
+    for x, prefix in zip(live, prefixes, strict=True):
+        _replay(x, prefix)
+    if progress and any(x.done for x in live):
+        progress(sum(x.done for x in live))
     while True:
         active = [x for x in live if not x.done]
         if not active:
             break
         replies = policy.act([x.view for x in active], sampling)
-        finished = 0
+        if len(replies) != len(active):
+            raise RuntimeError(f"policy '{policy.name}' answered {len(replies)} of {len(active)} episodes")
         for x, reply in zip(active, replies, strict=True):
-            _, action = parse_react(reply)
-            if action is None:
-                step = Step(text=reply, action=None, observation=INVALID_FORMAT)
+            if isinstance(reply, ContextOverflow):
+                x.done, x.stop_reason = True, "context_overflow"
             else:
-                r = x.env.step(action)
-                step = Step(text=reply, action=action, observation=r.observation, reward=r.reward, done=r.done, info=r.info)
-            x.steps.append(step)
-            x.view.messages.extend(
-                [{"role": "assistant", "content": reply}, {"role": "user", "content": f"Observation:\n{step.observation}"}]
+                _apply(x, reply, replayed=False)
+        if progress:
+            finished = sum(x.done for x in active)
+            if finished:
+                progress(finished)
+    return [_trajectory(x, policy.name) for x in live]
+
+
+def _start(
+    make_env: Callable[[], Environment], task_id: str, seed: int, max_steps: int | None, icl: Sequence[dict[str, str]]
+) -> _Live:
+    env = make_env()
+    obs = env.reset(task_id)
+    task = env.task(task_id)
+    view = EpisodeView(
+        task=task, messages=build_messages(env.env_id, obs, icl_messages=icl), env=env, step_index=0, seed=seed
+    )
+    return _Live(env, view, obs, [], budget=max_steps or env.max_steps)
+
+
+def _replay(x: _Live, prefix: Sequence[str]) -> None:
+    for k, reply in enumerate(prefix):
+        if x.done:
+            raise ValueError(
+                f"task {x.view.task.task_id}: the prefix has {len(prefix)} replies but the episode ended "
+                f"({x.stop_reason}) after {k}; replay at most the steps before the episode's end"
             )
-            x.view.step_index += 1
-            if step.done and not step.info.get("truncated"):
-                x.done, x.stop_reason = True, "done"
-            elif len(x.steps) >= budget[id(x)] or step.done:
-                x.done, x.stop_reason = True, "max_steps"
-            finished += x.done
-        if progress and finished:
-            progress(finished)
-    return [_trajectory(x, policy.name, seed) for x in live]
+        _apply(x, reply, replayed=True)
 
 
-def _trajectory(x: _Live, policy_name: str, seed: int) -> Trajectory:
+def _apply(x: _Live, reply: str, replayed: bool) -> None:
+    """Send one reply's action to the environment (or answer a malformed reply) and record the step."""
+    _, action = parse_react(reply)
+    extra = {"replayed": True} if replayed else {}
+    if action is None:
+        step = Step(text=reply, action=None, observation=INVALID_FORMAT, info=extra)
+    else:
+        r = x.env.step(action)
+        step = Step(
+            text=reply, action=action, observation=r.observation, reward=r.reward, done=r.done, info={**r.info, **extra}
+        )
+    x.steps.append(step)
+    x.view.messages.extend(
+        [{"role": "assistant", "content": reply}, {"role": "user", "content": observation_turn(step.observation)}]
+    )
+    x.view.step_index += 1
+    if step.done and not step.info.get("truncated"):
+        x.done, x.stop_reason = True, "done"
+    elif len(x.steps) >= x.budget or step.done:
+        x.done, x.stop_reason = True, "max_steps"
+
+
+def _trajectory(x: _Live, policy_name: str) -> Trajectory:
     final = x.steps[-1].reward if x.stop_reason == "done" else 0.0
     return Trajectory(
         env_id=x.env.env_id,
@@ -88,6 +142,6 @@ def _trajectory(x: _Live, policy_name: str, seed: int) -> Trajectory:
         final_reward=float(final),
         stop_reason=x.stop_reason,  # type: ignore[arg-type]
         policy=policy_name,
-        seed=seed,
+        seed=x.view.seed,
         success_threshold=x.env.success_threshold,
     )

@@ -1,5 +1,5 @@
 """Policies: anything that answers a batch of episode histories with replies."""
 
-from harness.policies.base import EpisodeView, Policy, Sampling, make_policy
+from harness.policies.base import ContextOverflow, EpisodeView, Policy, Sampling, make_policy, sample_seed
 
-__all__ = ["EpisodeView", "Policy", "Sampling", "make_policy"]
+__all__ = ["ContextOverflow", "EpisodeView", "Policy", "Sampling", "make_policy", "sample_seed"]

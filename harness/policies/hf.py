@@ -1,0 +1,106 @@
+"""The transformers backend: one batched ``generate`` call answers every live episode.
+
+Rows are left-padded into one batch (``batch_size`` splits it when memory is short; rows are
+sorted by length first so padding stays small). Greedy decoding at temperature 0; at T > 0 every
+row samples from its own seeded stream (see ``hf_sampling``), so an episode's replies depend only
+on (seed, task id, step) and never on the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from harness.policies.base import Sampling
+from harness.policies.encoding import GenerationStats, Prompt, TokenPolicy, cut_at_eos, eos_token_ids
+
+
+class HFPolicy(TokenPolicy):
+    """A causal LM behind the batched ``act`` contract, via ``transformers``' ``generate``."""
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int | None = None,
+        context: int | None = None,
+        trust_remote_code: bool = False,
+    ):
+        """Load ``model`` (folder, Hub id or paper name) on ``device``; ``context`` overrides its length."""
+        from harness.models import context_length, load_model, load_tokenizer
+
+        self.name = f"hf:{model}"
+        self.tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code)
+        self.model = load_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+        self.device = self.model.device
+        self.context = context or context_length(self.model)
+        self.batch_size = batch_size
+        self.eos_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
+        self.stats = GenerationStats()
+
+    def generate_tokens(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
+        """The reply tokens (EOS excluded) of every prompt, in order, with as few generate calls as possible."""
+        if not prompts:
+            return []
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i].ids))
+        size = self.batch_size or len(prompts)
+        result: list[list[int]] = [[] for _ in prompts]
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            outs = self._generate([prompts[i] for i in chunk], [seeds[i] for i in chunk], sampling)
+            for i, toks in zip(chunk, outs, strict=True):
+                result[i] = toks
+        return result
+
+    def _generate(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        from harness.policies.hf_sampling import make_processors
+
+        input_ids, attention = self.pad_batch([p.ids for p in prompts])
+        width = input_ids.shape[1]
+        budgets = [p.budget for p in prompts]
+        config = GenerationConfig(
+            max_new_tokens=max(budgets),
+            do_sample=False,  # sampling is done by the seeded processor, see hf_sampling
+            num_beams=1,
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.pad_id,
+        )
+        procs = make_processors(
+            seeds, sampling.temperature, sampling.top_p, budgets, width, self.eos_ids[0], self.device
+        )
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                generation_config=config,
+                logits_processor=LogitsProcessorList(procs),
+            )
+        self.stats.generate_seconds += time.perf_counter() - started
+        self.stats.generate_calls += 1
+        replies = []
+        for row, p in zip(out[:, width:].tolist(), prompts, strict=True):
+            tokens, ended = cut_at_eos(row[: p.budget], self.eos_ids)
+            replies.append(tokens)
+            self.stats.generated_tokens += len(tokens) + int(ended)
+        self.stats.prompts += len(prompts)
+        self.stats.prompt_tokens += sum(len(p.ids) for p in prompts)
+        return replies
+
+    def pad_batch(self, rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+        """Left-pad token rows into (input_ids, attention_mask) tensors on the model's device."""
+        import torch
+
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+            mask[i, width - len(r) :] = 1
+        return ids.to(self.device), mask.to(self.device)

