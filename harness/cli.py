@@ -62,6 +62,18 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_init(args: argparse.Namespace) -> int:
+    from harness.models import init_model
+
+    env_kwargs = {"data": args.data} if args.data else {}
+    try:
+        out = init_model(args.preset, args.env, args.output, seed=args.seed, env_kwargs=env_kwargs, corpus_tasks=args.corpus_tasks)
+    except FileExistsError as e:
+        raise UserError(str(e)) from None
+    print(f"built an untrained '{args.preset}' model for {args.env} in {out}; run it with --policy hf:{out}")
+    return 0
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     import json
 
@@ -129,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split-scheme", default=None, help="webshop (paper: 0-499 test) | ipr (IPR's released ids)")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_eval)
+
+    model = sub.add_parser("model", help="models built offline").add_subparsers(dest="model_command", required=True)
+    mi = model.add_parser("init", help="train a tokenizer on the env's expert data and build a small Llama from scratch")
+    mi.add_argument("--preset", default="tiny", help="tiny (~1M parameters) | small (~6M)")
+    mi.add_argument("--env", default="webshop", help="environment whose expert episodes train the tokenizer")
+    mi.add_argument("--output", required=True, help="new folder for the model (safetensors, tokenizer, chat template)")
+    mi.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation")
+    mi.add_argument("--data", default=None, help="the environment's data folder (default: its default data)")
+    mi.add_argument("--corpus-tasks", type=int, default=None, help="train-split tasks in the tokenizer corpus (default: all)")
+    mi.set_defaults(func=_model_init)
 
     rep = sub.add_parser("reproduce", help="run a recipe end to end (re-running resumes where it stopped)")
     rep.add_argument("recipe", help="a bundled recipe name (e.g. ipr-webshop) or a YAML file")

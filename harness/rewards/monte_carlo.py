@@ -1,0 +1,163 @@
+"""Monte-Carlo step rewards (IPR §3.2) and action efficiency (IPR §5.4).
+
+Step reward of the t-th action of a trajectory, estimated with a fixed scorer policy pi_s:
+
+    r_s(s_t, a_t) = (1/N) * sum_{k=1..N} r_o(rollout_k)
+
+where rollout k resets the task, replays the trajectory's replies a_1..a_t (so a_t has been
+executed), then lets pi_s finish the episode sampling at temperature 1; r_o is its final reward.
+When the episode is already over after a_t (the terminal action, e.g. ``click[Buy Now]``, or the
+step budget ran out) there is nothing to roll out: r_s is the environment's outcome (its reward
+when the environment ended the episode, 0 when the budget did). Every step is scored, malformed
+replies included: each used up one of the agent's steps.
+
+Action efficiency ("average reward per step"): the mean of r_s over a trajectory's steps, then
+the mean over trajectories (trajectories without any step are left out and counted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from harness.envs.base import Environment
+from harness.policies.base import Policy, Sampling
+from harness.rollout import run_episodes
+from harness.types import Trajectory
+
+METRIC_VERSION = "ipr-mc-1"
+
+
+@dataclass(frozen=True)
+class ActionEfficiency:
+    """Action efficiency of a set of trajectories and everything needed to recompute it."""
+
+    value: float
+    """Mean over scored trajectories of the mean step reward within each trajectory."""
+    per_trajectory: list[float | None]
+    """Each trajectory's mean step reward (``None``: no steps); bootstrap CIs resample these."""
+    step_rewards: list[list[float]]
+    """r_s of every step of every trajectory, in order."""
+    n: int
+    """Number of trajectories that contributed (had at least one step)."""
+    scorer: str
+    n_rollouts: int
+    temperature: float
+    seed: int
+    rollouts: int
+    """How many scorer episodes were played."""
+    version: str = METRIC_VERSION
+    settings: dict = field(default_factory=dict)
+
+
+def rollout_seed(seed: int, trajectory_id: str, step: int, k: int) -> int:
+    """The episode seed of rollout k after step ``step`` of a trajectory: distinct and reproducible."""
+    digest = hashlib.sha256(f"mc:{seed}:{trajectory_id}:{step}:{k}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def step_rewards(
+    make_env: Callable[[], Environment],
+    trajectories: Sequence[Trajectory],
+    scorer: Policy,
+    n_rollouts: int = 5,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 512,
+    seed: int = 0,
+    max_steps: int | None = None,
+    icl_messages: Sequence[dict[str, str]] = (),
+    chunk_size: int = 512,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[list[float]], int]:
+    """r_s of every step of every trajectory (formula in the module docstring) and the rollout count.
+
+    All rollouts run through the batched engine, ``chunk_size`` episodes at a time. ``max_steps``
+    must be the budget the trajectories were played with (replayed steps count against it).
+    """
+    if n_rollouts < 1:
+        raise ValueError(f"n_rollouts must be at least 1, got {n_rollouts}")
+    rewards: list[list[float | None]] = []
+    jobs: list[tuple[int, int, str, list[str], int]] = []  # (traj index, step, task id, prefix, seed)
+    budget = max_steps or make_env().max_steps
+    for i, traj in enumerate(trajectories):
+        row: list[float | None] = []
+        for t, step in enumerate(traj.steps):
+            ended_by_env = step.done and not step.info.get("truncated")
+            if ended_by_env or step.done or t + 1 >= budget:
+                row.append(float(step.reward) if ended_by_env else 0.0)
+                continue
+            row.append(None)
+            prefix = [s.text for s in traj.steps[: t + 1]]
+            for k in range(n_rollouts):
+                jobs.append((i, t, traj.task_id, prefix, rollout_seed(seed, traj.id, t, k)))
+        rewards.append(row)
+    sums: dict[tuple[int, int], float] = {}
+    sampling = Sampling(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+    for start in range(0, len(jobs), chunk_size):
+        chunk = jobs[start : start + chunk_size]
+        done = run_episodes(
+            make_env,
+            [j[2] for j in chunk],
+            scorer,
+            sampling,
+            max_steps=max_steps,
+            progress=progress,
+            seeds=[j[4] for j in chunk],
+            prefixes=[j[3] for j in chunk],
+            icl_messages=icl_messages,
+        )
+        for (i, t, *_), rollout in zip(chunk, done, strict=True):
+            sums[(i, t)] = sums.get((i, t), 0.0) + rollout.final_reward
+    out = [
+        [sums[(i, t)] / n_rollouts if r is None else r for t, r in enumerate(row)] for i, row in enumerate(rewards)
+    ]
+    return out, len(jobs)
+
+
+def action_efficiency(
+    make_env: Callable[[], Environment],
+    trajectories: Sequence[Trajectory],
+    scorer: Policy,
+    n_rollouts: int = 5,
+    temperature: float = 1.0,
+    seed: int = 0,
+    max_steps: int | None = None,
+    max_new_tokens: int = 512,
+    icl_messages: Sequence[dict[str, str]] = (),
+    chunk_size: int = 512,
+    progress: Callable[[int], None] | None = None,
+) -> ActionEfficiency:
+    """IPR's action efficiency of ``trajectories`` with scorer ``scorer`` (N = ``n_rollouts``).
+
+    AE = (1/|J|) * sum_{j in J} (1/n_j) * sum_{t=1..n_j} r_s(s_t^j, a_t^j), J = trajectories with
+    n_j >= 1 steps. Paper setting: the SFT model as scorer, N = 5, temperature 1.
+    """
+    per_step, rollouts = step_rewards(
+        make_env,
+        trajectories,
+        scorer,
+        n_rollouts=n_rollouts,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        max_steps=max_steps,
+        icl_messages=icl_messages,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+    means = [sum(r) / len(r) if r else None for r in per_step]
+    scored = [m for m in means if m is not None]
+    return ActionEfficiency(
+        value=sum(scored) / len(scored) if scored else 0.0,
+        per_trajectory=means,
+        step_rewards=per_step,
+        n=len(scored),
+        scorer=getattr(scorer, "name", type(scorer).__name__),
+        n_rollouts=n_rollouts,
+        temperature=temperature,
+        seed=seed,
+        rollouts=rollouts,
+        settings={"max_steps": max_steps, "max_new_tokens": max_new_tokens, "icl_examples": len(icl_messages) > 0},
+    )
