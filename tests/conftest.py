@@ -38,3 +38,19 @@ def small_world(small_catalog):
     from harness.envs.webshop import load_world
 
     return load_world(str(small_catalog), seed=0, nouns="heuristic")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):
+    """An untrained ~1M-parameter Llama built offline (tokenizer trained on 200 WebShop expert episodes)."""
+    from harness.models import init_model
+
+    return init_model("tiny", "webshop", tmp_path_factory.mktemp("models") / "tiny", corpus_tasks=200)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tiny_model):
+    """The tiny model behind the transformers backend (CPU, float32)."""
+    from harness.policies.hf import HFPolicy
+
+    return HFPolicy(str(tiny_model), device="cpu")
