@@ -87,6 +87,8 @@ class OpenAIPolicy:
         if status == 400 and any(h in payload.lower() for h in _OVERFLOW_HINTS):
             self.stats.overflows += 1
             return ContextOverflow(f"the server rejected the prompt as too long: {payload[:300]}")
+        if status == 0:
+            raise RuntimeError(f"{payload} ({self.url}); is the server running? e.g. `vllm serve MODEL --port 8000`")
         if status != 200:
             raise RuntimeError(
                 f"{self.url} answered HTTP {status} for task {view.task.task_id} step {view.step_index}: {payload[:500]}"
