@@ -54,3 +54,16 @@ def tiny_hf(tiny_model):
     from harness.policies.hf import HFPolicy
 
     return HFPolicy(str(tiny_model), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_vllm(request: pytest.FixtureRequest):
+    """The tiny model behind the vLLM backend (the CPU wheel in CI); skips when vLLM is not installed."""
+    from harness.policies.vllm import INSTALL_HINT, VLLMPolicy, vllm_available
+
+    if not vllm_available():
+        pytest.skip(f"vLLM backend tests need vllm: {INSTALL_HINT}")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; plenty for the tiny model
+    policy = VLLMPolicy(str(request.getfixturevalue("tiny_model")))
+    yield policy
+    policy.close()

@@ -117,14 +117,6 @@ def test_per_episode_seeds_make_each_episode_rerun_alone_identically():
     assert alone == batch[1] and alone.seed == 2
 
 
-def test_sampled_model_episodes_rerun_alone_to_the_same_trajectory(tiny_hf):
-    sampling = Sampling(temperature=1.0, max_new_tokens=8)
-    batch = run_episodes(webshop, TASKS[:4], tiny_hf, sampling, seeds=[5, 6, 7, 8], max_steps=3)
-    alone = run_episodes(webshop, [TASKS[2]], tiny_hf, sampling, seed=7, max_steps=3)[0]
-    assert alone == batch[2]
-    assert len({t.steps[0].text for t in batch}) == 4
-
-
 def test_in_context_example_turns_precede_the_task():
     example = [{"role": "user", "content": "Observation:\nexample page"}, {"role": "assistant", "content": "Thought: t\nAction: search[x]"}]
     seen = []

