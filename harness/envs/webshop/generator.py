@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.envs.webshop.catalog import gc_paused
 from harness.envs.webshop.vocabulary import (
     BRAND_SYLLABLES,
     DESCRIPTION_OPENERS,
@@ -37,6 +38,7 @@ DEFAULT_PRODUCTS = 2000
 DEFAULT_GOALS = 3000
 DEFAULT_SEED = 0
 _B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_JSON_CHUNK = 10_000  # entries encoded per json.dumps call when writing (bounds the extra memory)
 
 _TEMPLATES = (
     "i'm looking for {a} {type} that is {attrs}{opts}",
@@ -139,6 +141,26 @@ class _Builder:
         return {"asin": product["asin"], "instruction": text, "instruction_attributes": attrs, "instruction_options": opts}
 
 
+def _dump_compact(value: list | dict, fh: Any) -> None:
+    """Write ``value`` as ``json.dump(value, fh, ensure_ascii=False, separators=(",", ":"))`` would.
+
+    ``json.dump`` streams through the pure-Python encoder; ``json.dumps`` uses the C encoder (about
+    ten times faster). Encoding the top-level list or dict in chunks with ``json.dumps`` and joining
+    them with commas gives the same bytes without holding the whole file text in memory.
+    """
+    is_list = isinstance(value, list)
+    entries = value if is_list else list(value.items())
+    fh.write("[" if is_list else "{")
+    for start in range(0, len(entries), _JSON_CHUNK):
+        chunk = entries[start : start + _JSON_CHUNK]
+        text = json.dumps(chunk if is_list else dict(chunk), ensure_ascii=False, separators=(",", ":"))
+        if start:
+            fh.write(",")
+        fh.write(text[1:-1])  # drop the chunk's own brackets
+    fh.write("]" if is_list else "}")
+
+
+@gc_paused()
 def generate_catalog(n_products: int = DEFAULT_PRODUCTS, n_goals: int = DEFAULT_GOALS, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """Build the three WebShop files' contents: ``products``, ``attributes`` and ``human_instructions``."""
     if n_products < 4:
@@ -158,7 +180,7 @@ def generate_catalog(n_products: int = DEFAULT_PRODUCTS, n_goals: int = DEFAULT_
     instructions: dict[str, list[dict[str, Any]]] = {}
     seen: set[tuple] = set()
     attempts = 0
-    while sum(len(v) for v in instructions.values()) < n_goals and attempts < 20 * n_goals:
+    while len(seen) < n_goals and attempts < 20 * n_goals:  # len(seen) == instructions kept
         attempts += 1
         p = products[rng.randrange(len(products))]
         ins = builder.instruction(p, types[p["query"]])
@@ -174,6 +196,7 @@ def generate_catalog(n_products: int = DEFAULT_PRODUCTS, n_goals: int = DEFAULT_
     return {"products": products, "attributes": attributes, "human_instructions": human}
 
 
+@gc_paused()
 def write_catalog(output: str | Path, n_products: int = DEFAULT_PRODUCTS, n_goals: int = DEFAULT_GOALS, seed: int = DEFAULT_SEED) -> Path:
     """Generate a catalog and write it atomically to ``output`` in WebShop's file formats."""
     output = Path(output)
@@ -183,7 +206,7 @@ def write_catalog(output: str | Path, n_products: int = DEFAULT_PRODUCTS, n_goal
     try:
         for name, key in (("items_shuffle.json", "products"), ("items_ins_v2.json", "attributes"), ("items_human_ins.json", "human_instructions")):
             with open(tmp / name, "w", encoding="utf-8") as fh:
-                json.dump(data[key], fh, ensure_ascii=False, separators=(",", ":"))
+                _dump_compact(data[key], fh)
         manifest = {
             "generator": "harness.envs.webshop.generator",
             "generator_version": GENERATOR_VERSION,

@@ -22,7 +22,12 @@ from pathlib import Path
 
 from harness.envs.webshop.catalog import Catalog, Product
 
-INDEX_FORMAT = "tantivy-en_stem-v1"
+# What results a search gives (analyzer, indexed text, ranking). It is hashed into the catalog
+# fingerprint, hence into the environment version: bump it only when results can change.
+SEARCH_VERSION = "tantivy-en_stem-v1"
+# On-disk layout of the index (part of the cache path only; results are the same across layouts).
+# v2: the catalog position is a fast field instead of a stored one.
+INDEX_FORMAT = "v2"
 SEARCH_RETURN_N = 50  # results the original returns per search
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -40,8 +45,8 @@ def product_document(p: Product) -> str:
 
 
 def catalog_fingerprint(catalog: Catalog) -> str:
-    """Hash of the product file's bytes (the index's content) plus the index format."""
-    h = hashlib.sha256(INDEX_FORMAT.encode())
+    """Hash of the product file's bytes (the index's content) plus the search version."""
+    h = hashlib.sha256(SEARCH_VERSION.encode())
     with open(catalog.source["products"], "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
@@ -53,7 +58,9 @@ def _schema():
 
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("contents", stored=False, tokenizer_name="en_stem", index_option="freq")
-    builder.add_integer_field("idx", stored=True, indexed=False)
+    # Catalog position as a fast (columnar) field: read for a whole hit list in one call, where a
+    # stored field costs a document-store read per hit (about a quarter of the query time at 1M products).
+    builder.add_integer_field("idx", stored=False, indexed=False, fast=True)
     return builder.build()
 
 
@@ -85,7 +92,7 @@ class ProductSearch:
 
         self.catalog = catalog
         self.fingerprint = catalog_fingerprint(catalog)
-        self.path = (cache_dir or default_cache_dir()) / "webshop-index" / self.fingerprint
+        self.path = (cache_dir or default_cache_dir()) / "webshop-index" / f"{self.fingerprint}-{INDEX_FORMAT}"
         self.built = False
         if not (self.path / "meta.json").exists():
             build_index(catalog, self.path)
@@ -102,5 +109,6 @@ class ProductSearch:
         query = self.index.parse_query(text, ["contents"])
         # Ask for a few more than k so ties at the cut-off are resolved by catalog order, not segment order.
         hits = self.searcher.search(query, k + 10).hits
-        ranked = sorted((-score, self.searcher.doc(addr)["idx"][0]) for score, addr in hits)
+        positions = self.searcher.fast_field_values("idx", [addr for _, addr in hits])
+        ranked = sorted((-score, i) for (score, _), i in zip(hits, positions, strict=True))
         return [self.catalog.products[i] for _, i in ranked[:k]]
