@@ -36,19 +36,17 @@ class AnyAvailableAction:
         return out
 
 
-def _run(job: tuple[str, dict, list[str], str, int]) -> list[dict]:
-    env_name, env_kwargs, ids, policy_name, seed = job
+def _run(job: tuple[str, dict, str, str, int]) -> dict:
+    env_name, env_kwargs, tid, policy_name, seed = job
     from harness.envs import make_env
     from harness.policies.scripted import ExpertPolicy
     from harness.rollout import run_episodes
 
     policy = ExpertPolicy() if policy_name == "expert" else AnyAvailableAction()
-    out = []
-    for tid in ids:  # one episode at a time keeps one loaded game per process
-        t = run_episodes(lambda: make_env(env_name, **env_kwargs), [tid], policy, seed=seed)[0]
-        out.append({"task_id": tid, "reward": t.final_reward, "success": t.success, "steps": len(t.steps),
-                    "stop": t.stop_reason, "env_version": t.env_version})
-    return out
+    start = time.perf_counter()
+    t = run_episodes(lambda: make_env(env_name, **env_kwargs), [tid], policy, seed=seed)[0]
+    return {"task_id": tid, "reward": t.final_reward, "success": t.success, "steps": len(t.steps), "stop": t.stop_reason,
+            "seconds": round(time.perf_counter() - start, 2), "env_version": t.env_version}
 
 
 def main() -> None:
@@ -72,14 +70,18 @@ def main() -> None:
     for split in args.split.split(","):
         ids = env.task_ids(split)[: args.limit]
         start = time.perf_counter()
-        shards = [ids[i :: args.workers] for i in range(args.workers)]
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            results = [r for shard in pool.map(_run, [(args.env, env_kwargs, s, args.policy, args.seed) for s in shards]) for r in shard]
+        results = []
+        with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=50) as pool:
+            jobs = [(args.env, env_kwargs, tid, args.policy, args.seed) for tid in ids]
+            for r in pool.imap_unordered(_run, jobs):
+                results.append(r)
+                if len(results) % 25 == 0:
+                    print(f"  {split}: {len(results)}/{len(ids)} episodes", flush=True)
         n = len(results)
         avg = sum(r["reward"] for r in results) / n
         succ = sum(r["success"] for r in results) / n
         steps = sum(r["steps"] for r in results) / n
-        failed = [r["task_id"] for r in results if not r["success"]]
+        failed = sorted(r["task_id"] for r in results if not r["success"])
         print(f"{split}: n={n} avg_reward={avg:.4f} success={succ:.4f} mean_steps={steps:.2f} "
               f"wall={time.perf_counter() - start:.0f}s failed={failed[:10]}{' ...' if len(failed) > 10 else ''}")
         rows += [{"split": split, "policy": args.policy, **r} for r in results]

@@ -2,10 +2,11 @@
 
 Action choice. Training games shipped with ``gt_traj.json`` replay its actions while the episode
 follows them and they fit the step budget. Otherwise (evaluation games, the official release, long
-recordings, or an episode that left the recording) the next action is the first of a shortest plan
-from the current state, computed by TextWorld's fast-downward planner; planning is deterministic, so
-expert trajectories are reproducible. ALFWorld's own hand-coded expert is not used: it draws from an
-unseeded random generator and only runs in its training mode.
+recordings, or an episode that left the recording) the next action comes from
+:mod:`harness.envs.alfworld.oracle`, a deterministic solver that reads the game's true state.
+ALFWorld's own hand-coded expert is not used (it searches receptacles one by one, which often takes
+more than 20 steps, draws from an unseeded random generator and only runs in training mode), nor is
+fast-downward's optimal planner (it searches for minutes on some two-object games).
 
 Thoughts are short templates filled with the command's objects and the task's target (read from the
 game folder's name), worded differently depending on the episode seed.
@@ -95,14 +96,16 @@ def thought_for(action: str, env: AlfworldEnv, rng: random.Random) -> str:
 
 
 def next_action(env: AlfworldEnv) -> str:
-    """The expert's next command: the recording while it is followed and fits, else the planner's."""
+    """The expert's next command: the recording while it is followed and fits, else the solver's."""
+    from harness.envs.alfworld.oracle import State, TaskSpec, next_command
+
     recorded = env.game.expert_actions()
     step = len(env.history)
     if (recorded and len(recorded) <= env.max_steps and env.history == recorded[:step]
             and step < len(recorded) and recorded[step] in env.admissible):
         return recorded[step]
-    plan = env.session.plan()
-    return plan[0] if plan else "look"
+    task = TaskSpec.from_traj_data(env.game.folder / "traj_data.json")
+    return next_command(task, State.from_facts(env.session.facts()))
 
 
 def expert_reply(env: AlfworldEnv, rng: random.Random) -> tuple[str, str]:

@@ -99,12 +99,14 @@ class GameSession:
         self._state, _, _ = self._env.step(command)
         return self._state.feedback, bool(self._state["won"]), list(self._state["admissible_commands"])
 
-    def plan(self) -> list[str]:
-        """A shortest plan from the current state (fast-downward, deterministic); [] if none is found."""
-        try:
-            return list(self._env._pddl_state.replan(self._env._entity_infos) or [])
-        except Exception:  # noqa: BLE001 - the planner signals "no plan" with assorted errors
-            return []
+    def facts(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The game's true state: ``(predicate, argument display names)``, lower-cased (privileged)."""
+        infos = self._env._entity_infos
+
+        def name(v) -> str:
+            return (infos[v.name].name if v.name in infos else v.name).strip().lower()
+
+        return [(f.name.lower(), tuple(name(v) for v in f.arguments)) for f in self._env._pddl_state.facts]
 
     def close(self) -> None:
         """Free the planner's state (the session is unusable afterwards)."""

@@ -1,7 +1,8 @@
 """InterCodeSQL (Yang et al. 2023): answer a question about a Spider database by querying it.
 
 Actions (IPR's format, the text after ``Action:``): a fenced block ```` ```sql\\n<query>\\n``` ````
-whose first line is executed, or ``submit``. Observations: the rows as a Python list of tuples
+whose first line is executed, or ``submit`` (IPR submits whenever the word appears anywhere in the
+action, even inside a query; here the action must start with it). Observations: the rows as a Python list of tuples
 (truncated to 350 characters), ``Error executing query: <message>``, or
 ``[Executed Successfully with No Output]``. ``submit`` ends the episode and scores the last query's
 rows against the gold query's rows (:func:`~harness.envs.intercode_sql.reward.sql_reward`).
@@ -27,7 +28,7 @@ MAX_STEPS = 10
 OBSERVATION_CHARS = 350
 NO_OUTPUT = "[Executed Successfully with No Output]"
 FORMAT_HELP = "Use Action: ```sql\\n<one MySQL query>\\n``` to run a query, or Action: submit to submit the last query's result."
-_FENCE = re.compile(r"```sql(.*?)```", re.S | re.I)
+_FENCE = re.compile(r"```sql(.*?)```", re.S)  # as IPR's parser: lower-case tag, closed block
 
 
 @dataclass
