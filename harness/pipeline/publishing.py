@@ -17,10 +17,14 @@ from harness.pipeline.runner import Run
 TRAJECTORY_CONFIGS = ("expert_trajectories", "explored_trajectories")
 
 
-def _rows_for(config: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rows_for(config: str, rows: list[dict[str, Any]], expert_ids: dict[str, str] | None = None) -> list[dict[str, Any]]:
     from harness.data.rows import pair_from_row, pair_to_row, step_reward_from_row, step_reward_to_row, trajectory_to_row
     from harness.types import Trajectory
 
+    if config == "explored_trajectories":
+        if expert_ids is None:
+            raise ValueError("explored trajectories are published with the id of the expert trajectory they explored")
+        return [trajectory_to_row(Trajectory.from_dict(r), expert_id=expert_ids[r["task_id"]]) for r in rows]
     if config in TRAJECTORY_CONFIGS:
         return [trajectory_to_row(Trajectory.from_dict(r)) for r in rows]
     if config == "step_rewards":
@@ -30,8 +34,12 @@ def _rows_for(config: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     raise ValueError(f"no publishing rule for config '{config}'")
 
 
-def publish_rows(run: Run, stage_folder: Path, config: str, split: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Write ``rows`` as ``config/split`` in ``stage_folder/dataset`` and publish it with a data card."""
+def publish_rows(
+    run: Run, stage_folder: Path, config: str, split: str, rows: list[dict[str, Any]], expert_ids: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Write ``rows`` as ``config/split`` in ``stage_folder/dataset`` and publish it with a data card.
+
+    ``expert_ids`` maps task id -> expert trajectory id (needed for explored trajectories)."""
     from harness.data.folder import write_split
     from harness.data.registry import make_registry
 
@@ -45,7 +53,7 @@ def publish_rows(run: Run, stage_folder: Path, config: str, split: str, rows: li
         "seed": recipe.seed,
         "command": f"harness reproduce {recipe.name} --preset {recipe.preset}",
     }
-    entry = write_split(folder, config, split, _rows_for(config, rows), provenance)
+    entry = write_split(folder, config, split, _rows_for(config, rows, expert_ids), provenance)
     repo = f"{recipe.data.repo_prefix}/{recipe.name}"
     tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{run.run_id}-{stage_folder.name}-{config}-{split}")
     registry = make_registry(recipe.data.registry)

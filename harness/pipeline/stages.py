@@ -11,7 +11,7 @@ from typing import Any
 from harness.pipeline.runner import Run, read_jsonl, reset_folder, run_chunked, write_jsonl_atomic
 from harness.types import StepReward, Trajectory
 
-EPISODE_CHUNK = 64  # episodes per checkpoint chunk in explore / estimate
+EPISODE_CHUNK = 128  # episodes per checkpoint chunk in explore / estimate (also the generate batch)
 
 
 def _trajs(path: Path) -> list[Trajectory]:
@@ -43,10 +43,16 @@ class Context:
         return ids[:limit] if limit is not None else ids
 
     def policy(self, path: str):
-        """The transformers policy of the model at ``path``."""
+        """The transformers policy of the model at ``path``, labelled by its path inside the run
+        (so trajectories do not depend on where the run folder lives)."""
         from harness.policies import make_policy
 
-        return make_policy(f"hf:{path}")
+        policy = make_policy(f"hf:{path}")
+        try:
+            policy.name = f"hf:{Path(path).resolve().relative_to(self.run.root.resolve())}"
+        except ValueError:  # a base model outside the run keeps its own name
+            pass
+        return policy
 
     def sampling(self, section, temperature: float | None = None):
         from harness.policies import Sampling
@@ -60,7 +66,8 @@ class Context:
             return {}
         from harness.pipeline.publishing import publish_rows
 
-        return publish_rows(self.run, folder, config, split, rows)
+        expert_ids = {t.task_id: t.id for t in self.load_experts()} if config == "explored_trajectories" else None
+        return publish_rows(self.run, folder, config, split, rows, expert_ids)
 
     # --- stages --------------------------------------------------------------------------------
     def init_model(self, d: Path) -> dict[str, Any]:
@@ -101,20 +108,46 @@ class Context:
         return {"path": str(train_sft(model, convs, d, settings)), "conversations": len(convs)}
 
     def _estimate(self, d: Path, scorer: str, targets: list[tuple[Trajectory, int]]) -> list[StepReward]:
-        from harness.rewards.monte_carlo import estimate_step_rewards
+        """Monte-Carlo r_s of every target action with ``scorer``, checkpointed in chunks."""
+        from harness.rewards.monte_carlo import score_steps
 
         e = self.recipe.estimate
         policy = self.policy(scorer)
 
         def work(part):
-            est = estimate_step_rewards(self.make_env, policy, part, n=e.n, temperature=e.temperature,
-                                        seed=self.recipe.seed, scorer_id=scorer, max_steps=self.recipe.env.max_steps)  # fmt: skip
-            return [{**asdict(r), "samples": list(r.samples)} for r in est]
+            scores, _ = score_steps(self.make_env, part, policy, n_rollouts=e.n, temperature=e.temperature,
+                                    max_new_tokens=self.recipe.explore.max_new_tokens, seed=self.recipe.seed,
+                                    max_steps=self.recipe.env.max_steps)  # fmt: skip
+            return [
+                asdict(StepReward(traj.id, t, policy.name, e.n, e.temperature, self.recipe.seed, sc.value, sc.samples, sc.terminal))
+                for (traj, t), sc in zip(part, scores, strict=True)
+            ]
 
         per_chunk = max(1, EPISODE_CHUNK // max(e.n, 1))
         rows = run_chunked(d / "chunks", targets, per_chunk, work)
         write_jsonl_atomic(d / "step_rewards.jsonl", rows)
         return _rewards(d / "step_rewards.jsonl")
+
+    def explore(self, d: Path, policy_path: str, chosen: list[str]) -> dict[str, Any]:
+        """Greedy exploration along every expert prefix j = 0..n-1 of the chosen expert trajectories."""
+        from harness.rollout import run_episodes
+
+        experts = {t.task_id: t for t in self.load_experts()}
+        episodes = [(tid, j) for tid in chosen for j in range(len(experts[tid].steps))]
+        policy = self.policy(policy_path)
+
+        def work(part):
+            prefixes = [[s.text for s in experts[tid].steps[:j]] for tid, j in part]
+            trajs = run_episodes(self.make_env, [tid for tid, _ in part], policy, self.sampling(self.recipe.explore),
+                                 seed=self.recipe.seed, max_steps=self.recipe.env.max_steps, prefixes=prefixes)  # fmt: skip
+            return [replace(t, prefix_steps=j).to_dict() for t, (_, j) in zip(trajs, part, strict=True)]
+
+        rows = run_chunked(d / "chunks", episodes, EPISODE_CHUNK, work)
+        write_jsonl_atomic(d / "explored.jsonl", rows)
+        published = self.publish(d, "explored_trajectories", "train", rows)
+        full = [r for r in rows if r["prefix_steps"] == 0]
+        return {"episodes": len(rows), "experts": len(chosen),
+                "agent_full_episode_reward": sum(r["final_reward"] for r in full) / max(len(full), 1), "published": published}  # fmt: skip
 
     def cached_rewards(self, before: int) -> dict[tuple[str, int], StepReward]:
         """Step rewards estimated in iterations 1..before-1 (the scorer is fixed, so they stay valid)."""

@@ -57,6 +57,70 @@ def rollout_seed(seed: int, trajectory_id: str, step: int, k: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
+@dataclass(frozen=True)
+class StepScore:
+    """r_s of one action: the rollouts' final rewards, or the outcome when the episode had ended."""
+
+    value: float
+    samples: tuple[float, ...]
+    terminal: bool
+
+
+def score_steps(
+    make_env: Callable[[], Environment],
+    targets: Sequence[tuple[Trajectory, int]],
+    scorer: Policy,
+    n_rollouts: int = 5,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 512,
+    seed: int = 0,
+    max_steps: int | None = None,
+    icl_messages: Sequence[dict[str, str]] = (),
+    chunk_size: int = 512,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[StepScore], int]:
+    """r_s of the action at step t of each (trajectory, t) target (formula in the module docstring).
+
+    All rollouts run through the batched engine, ``chunk_size`` episodes at a time. ``max_steps``
+    must be the budget the trajectories were played with (replayed steps count against it).
+    Returns the scores in target order and the number of rollouts played.
+    """
+    if n_rollouts < 1:
+        raise ValueError(f"n_rollouts must be at least 1, got {n_rollouts}")
+    fixed: dict[int, StepScore] = {}
+    jobs: list[tuple[int, str, list[str], int]] = []  # (target index, task id, prefix, seed)
+    budget = max_steps or make_env().max_steps
+    for i, (traj, t) in enumerate(targets):
+        step = traj.steps[t]
+        ended_by_env = step.done and not step.info.get("truncated")
+        if ended_by_env or step.done or t + 1 >= budget:
+            fixed[i] = StepScore(float(step.reward) if ended_by_env else 0.0, (), True)
+            continue
+        prefix = [s.text for s in traj.steps[: t + 1]]
+        for k in range(n_rollouts):
+            jobs.append((i, traj.task_id, prefix, rollout_seed(seed, traj.id, t, k)))
+    samples: dict[int, list[float]] = {}
+    sampling = Sampling(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+    for start in range(0, len(jobs), chunk_size):
+        chunk = jobs[start : start + chunk_size]
+        done = run_episodes(
+            make_env,
+            [j[1] for j in chunk],
+            scorer,
+            sampling,
+            max_steps=max_steps,
+            progress=progress,
+            seeds=[j[3] for j in chunk],
+            prefixes=[j[2] for j in chunk],
+            icl_messages=icl_messages,
+        )
+        for (i, *_), rollout in zip(chunk, done, strict=True):
+            samples.setdefault(i, []).append(rollout.final_reward)
+    scores = [fixed[i] if i in fixed else StepScore(sum(samples[i]) / n_rollouts, tuple(samples[i]), False) for i in range(len(targets))]
+    return scores, len(jobs)
+
+
 def step_rewards(
     make_env: Callable[[], Environment],
     trajectories: Sequence[Trajectory],
@@ -71,49 +135,14 @@ def step_rewards(
     chunk_size: int = 512,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[list[float]], int]:
-    """r_s of every step of every trajectory (formula in the module docstring) and the rollout count.
-
-    All rollouts run through the batched engine, ``chunk_size`` episodes at a time. ``max_steps``
-    must be the budget the trajectories were played with (replayed steps count against it).
-    """
-    if n_rollouts < 1:
-        raise ValueError(f"n_rollouts must be at least 1, got {n_rollouts}")
-    rewards: list[list[float | None]] = []
-    jobs: list[tuple[int, int, str, list[str], int]] = []  # (traj index, step, task id, prefix, seed)
-    budget = max_steps or make_env().max_steps
-    for i, traj in enumerate(trajectories):
-        row: list[float | None] = []
-        for t, step in enumerate(traj.steps):
-            ended_by_env = step.done and not step.info.get("truncated")
-            if ended_by_env or step.done or t + 1 >= budget:
-                row.append(float(step.reward) if ended_by_env else 0.0)
-                continue
-            row.append(None)
-            prefix = [s.text for s in traj.steps[: t + 1]]
-            for k in range(n_rollouts):
-                jobs.append((i, t, traj.task_id, prefix, rollout_seed(seed, traj.id, t, k)))
-        rewards.append(row)
-    sums: dict[tuple[int, int], float] = {}
-    sampling = Sampling(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-    for start in range(0, len(jobs), chunk_size):
-        chunk = jobs[start : start + chunk_size]
-        done = run_episodes(
-            make_env,
-            [j[2] for j in chunk],
-            scorer,
-            sampling,
-            max_steps=max_steps,
-            progress=progress,
-            seeds=[j[4] for j in chunk],
-            prefixes=[j[3] for j in chunk],
-            icl_messages=icl_messages,
-        )
-        for (i, t, *_), rollout in zip(chunk, done, strict=True):
-            sums[(i, t)] = sums.get((i, t), 0.0) + rollout.final_reward
-    out = [
-        [sums[(i, t)] / n_rollouts if r is None else r for t, r in enumerate(row)] for i, row in enumerate(rewards)
-    ]
-    return out, len(jobs)
+    """r_s of every step of every trajectory (see :func:`score_steps`) and the rollout count."""
+    targets = [(traj, t) for traj in trajectories for t in range(len(traj.steps))]
+    scores, rollouts = score_steps(
+        make_env, targets, scorer, n_rollouts, temperature, top_p, max_new_tokens, seed, max_steps, icl_messages,
+        chunk_size, progress,
+    )  # fmt: skip
+    it = iter(scores)
+    return [[next(it).value for _ in traj.steps] for traj in trajectories], rollouts
 
 
 def action_efficiency(
