@@ -130,4 +130,4 @@ def test_model_init_cli(tmp_path, capsys):
     assert main(["model", "init", "--output", str(out)]) == 2
     assert "not empty" in capsys.readouterr().err
     assert main(["model", "init", "--preset", "huge", "--output", str(tmp_path / "x")]) == 2
-    assert "Known: small, tiny" in capsys.readouterr().err
+    assert "Known: micro, small, tiny" in capsys.readouterr().err
