@@ -25,3 +25,22 @@ def test_spec_builds_the_transformers_backend(tiny_model):
 def test_bad_specs_say_what_to_write(spec, message):
     with pytest.raises((ValueError, KeyError), match=message):
         make_policy(spec)
+
+
+def test_kv_cache_strategies_give_the_same_replies(tiny_model):
+    from harness.envs import make_env
+    from harness.policies import Sampling
+    from harness.policies.hf import HFPolicy
+    from harness.rollout import run_episodes
+
+    tasks = make_env("webshop").task_ids("test")[:5]
+    expert = run_episodes(lambda: make_env("webshop"), tasks, make_policy("expert"))
+    prefixes = [[s.text for s in t.steps[:k]] for k, t in zip([0, 1, 2, 1, 0], expert, strict=True)]  # ragged lengths
+    replies = {}
+    for kv_cache, prefill_tokens in [("dynamic", None), ("static", None), ("growing", None), ("growing", 300)]:
+        policy = HFPolicy(str(tiny_model), device="cpu", kv_cache=kv_cache, prefill_tokens=prefill_tokens)
+        trajs = run_episodes(
+            lambda: make_env("webshop"), tasks, policy, Sampling(max_new_tokens=10), prefixes=prefixes, max_steps=4
+        )
+        replies[(kv_cache, prefill_tokens)] = [[s.text for s in t.steps] for t in trajs]
+    assert all(r == replies[("dynamic", None)] for r in replies.values())

@@ -27,8 +27,15 @@ class HFPolicy(TokenPolicy):
         batch_size: int | None = None,
         context: int | None = None,
         trust_remote_code: bool = False,
+        kv_cache: str = "growing",
+        prefill_tokens: int | None = -1,
     ):
-        """Load ``model`` (folder, Hub id or paper name) on ``device``; ``context`` overrides its length."""
+        """Load ``model`` (folder, Hub id or paper name) on ``device``; ``context`` overrides its length.
+
+        ``kv_cache``: ``growing`` (preallocated, see ``hf_cache``; the default), or transformers'
+        ``dynamic`` / ``static``. ``prefill_tokens``: prompt tokens per prefill pass with the growing
+        cache (default: 2048 on CPU, where big passes are slow; unlimited on GPU; ``None``: unlimited).
+        """
         from harness.models import context_length, load_model, load_tokenizer
 
         self.name = f"hf:{model}"
@@ -37,6 +44,12 @@ class HFPolicy(TokenPolicy):
         self.device = self.model.device
         self.context = context or context_length(self.model)
         self.batch_size = batch_size
+        if kv_cache not in ("growing", "dynamic", "static"):
+            raise ValueError(f"kv_cache must be growing, dynamic or static, not '{kv_cache}'")
+        self.kv_cache = kv_cache
+        if prefill_tokens == -1:
+            prefill_tokens = 2048 if self.device.type == "cpu" else None
+        self.prefill_tokens = prefill_tokens
         self.eos_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
         self.stats = GenerationStats()
@@ -56,8 +69,7 @@ class HFPolicy(TokenPolicy):
         return result
 
     def _generate(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
-        import torch
-        from transformers import GenerationConfig, LogitsProcessorList
+        from transformers import GenerationConfig
 
         from harness.policies.hf_sampling import make_processors
 
@@ -70,18 +82,13 @@ class HFPolicy(TokenPolicy):
             num_beams=1,
             eos_token_id=self.eos_ids,
             pad_token_id=self.pad_id,
+            **({"cache_implementation": "static"} if self.kv_cache == "static" else {}),
         )
         procs = make_processors(
             seeds, sampling.temperature, sampling.top_p, budgets, width, self.eos_ids[0], self.device
         )
         started = time.perf_counter()
-        with torch.inference_mode():
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                generation_config=config,
-                logits_processor=LogitsProcessorList(procs),
-            )
+        out = self.run_model(input_ids, attention, config, procs)
         self.stats.generate_seconds += time.perf_counter() - started
         self.stats.generate_calls += 1
         replies = []
@@ -92,6 +99,30 @@ class HFPolicy(TokenPolicy):
         self.stats.prompts += len(prompts)
         self.stats.prompt_tokens += sum(len(p.ids) for p in prompts)
         return replies
+
+    def run_model(self, input_ids: Any, attention_mask: Any, config: Any, processors: list[Any]) -> Any:
+        """The model's part of one batch: (chunked prefill into the growing cache, then) ``generate``."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        extra = {}
+        if self.kv_cache == "growing":
+            from harness.policies.hf_cache import growing_cache, prefill_in_chunks
+
+            batch, width = input_ids.shape
+            cache = growing_cache(self.model, width + config.max_new_tokens)
+            if cache is not None:
+                extra["past_key_values"] = cache
+                if self.prefill_tokens and batch * width > self.prefill_tokens and width > 1:
+                    prefill_in_chunks(self.model, cache, input_ids, attention_mask, self.prefill_tokens)
+        with torch.inference_mode():
+            return self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                generation_config=config,
+                logits_processor=LogitsProcessorList(processors),
+                **extra,
+            )
 
     def pad_batch(self, rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
         """Left-pad token rows into (input_ids, attention_mask) tensors on the model's device."""
