@@ -98,10 +98,22 @@ class Run:
         self.log(f"[{name}] running")
         start = time.perf_counter()
         outputs = fn(self.stage_dir(name))
-        manifest = {"stage": name, "config_hash": self.config_hash, "seconds": round(time.perf_counter() - start, 2), **outputs}
+        manifest = {
+            "stage": name,
+            "config_hash": self.config_hash,
+            "seconds": round(time.perf_counter() - start, 2),
+            "peak_rss_mib": _peak_rss_mib(),  # process peak so far: a stage's own peak when run alone
+            **outputs,
+        }
         write_json_atomic(self.root / name / MANIFEST, manifest)
         self.log(f"[{name}] done in {manifest['seconds']:.1f}s")
         return manifest
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
 
 
 def run_chunked(
