@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from harness.pairs.ipr import IPRPairConfig
+from harness.training.sft import SFTSettings
 from harness.types import content_hash
 
 
@@ -56,19 +58,6 @@ class DataSection:
 
 
 @dataclass
-class SFTSection:
-    epochs: float = 3.0
-    batch_size: int = 48
-    per_device_batch_size: int = 4
-    learning_rate: float = 2e-5
-    scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_length: int = 4096
-    save_steps: int = 200
-
-
-@dataclass
 class GenerationSection:
     temperature: float = 0.0
     max_new_tokens: int = 512
@@ -81,17 +70,6 @@ class EstimateSection:
     temperature: float = 1.0
     scorer: str = "sft"
     """``sft`` (IPR: the frozen SFT model) or a path to a step-reward model (IPR §5.5)."""
-
-
-@dataclass
-class PairsSection:
-    outcome_threshold: float = 0.01
-    tau: float = 0.01
-    outcome_pairs: bool = True
-    step_pairs: bool = True
-    both_directions: bool = True
-    shorter_wins_at_equal_outcome: bool = False
-    single_action: bool = False
 
 
 @dataclass
@@ -120,10 +98,10 @@ class Recipe:
     env: EnvSection = field(default_factory=EnvSection)
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
-    sft: SFTSection = field(default_factory=SFTSection)
+    sft: SFTSettings = field(default_factory=SFTSettings)
     explore: GenerationSection = field(default_factory=GenerationSection)
     estimate: EstimateSection = field(default_factory=EstimateSection)
-    pairs: PairsSection = field(default_factory=PairsSection)
+    pairs: IPRPairConfig = field(default_factory=IPRPairConfig)
     train: TrainSection = field(default_factory=TrainSection)
     evaluate: GenerationSection = field(default_factory=GenerationSection)
     preset: str = ""

@@ -101,10 +101,10 @@ class Context:
     def sft(self, d: Path, model: str) -> dict[str, Any]:
         """SFT on the expert conversations (assistant tokens only)."""
         from harness.prompting import build_messages
-        from harness.training.sft import SFTSettings, train_sft
+        from harness.training.sft import train_sft
 
         convs = [build_messages(t.env_id, t.initial_observation, t.steps)[:-1] for t in self.load_experts()]
-        settings = SFTSettings(**asdict(self.recipe.sft), seed=self.recipe.seed)
+        settings = replace(self.recipe.sft, seed=self.recipe.seed)
         return {"path": str(train_sft(model, convs, d, settings)), "conversations": len(convs)}
 
     def _estimate(self, d: Path, scorer: str, targets: list[tuple[Trajectory, int]]) -> list[StepReward]:
@@ -179,11 +179,11 @@ class Context:
 
     def pairs(self, d: Path, i: int) -> dict[str, Any]:
         """IPR's outcome and step pairs for iteration ``i``."""
-        from harness.pairs.ipr import IPRPairConfig, build_ipr_pairs
+        from harness.pairs.ipr import build_ipr_pairs
 
         explored = _trajs(self.run.root / f"iter{i}" / "explore" / "explored.jsonl")
         rewards = self.cached_rewards(i + 1)
-        pairs, stats = build_ipr_pairs(self.load_experts(), explored, rewards, IPRPairConfig(**asdict(self.recipe.pairs)))
+        pairs, stats = build_ipr_pairs(self.load_experts(), explored, rewards, self.recipe.pairs)
         rows = [p.to_dict() for p in pairs]
         write_jsonl_atomic(d / "pairs.jsonl", rows)
         published = self.publish(d, "pairs", f"iter{i}", rows)

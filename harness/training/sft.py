@@ -23,7 +23,7 @@ class SFTSettings:
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     max_length: int = 4096
-    seed: int = 42
+    seed: int = 42  # in a recipe, the top-level `seed` is used instead (one seed per run)
     save_steps: int = 200
 
 
