@@ -139,6 +139,32 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def model_provenance(name_or_path: str, config: Any = None, hash_limit_bytes: int = 1 << 30) -> dict[str, Any]:
+    """What identifies the weights: the name given, where it resolved, the Hub revision, weight hashes.
+
+    Safetensors files are hashed (sha256) when together smaller than ``hash_limit_bytes``; larger
+    checkpoints record file sizes and the Hub commit instead. A folder from ``harness model init``
+    also contributes its manifest.
+    """
+    import hashlib
+
+    path = resolve_model(name_or_path)
+    out: dict[str, Any] = {"model": name_or_path, "resolved": path}
+    revision = getattr(config, "_commit_hash", None)
+    if revision:
+        out["revision"] = revision
+    folder = Path(path)
+    if folder.is_dir():
+        files = sorted(folder.glob("*.safetensors"))
+        sizes = {f.name: f.stat().st_size for f in files}
+        out["weights_bytes"] = sizes
+        if sum(sizes.values()) <= hash_limit_bytes:
+            out["weights_sha256"] = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+        if (folder / MANIFEST).exists():
+            out["harness_model"] = json.loads((folder / MANIFEST).read_text())
+    return out
+
+
 def context_length(model_or_config: Any) -> int:
     """How many tokens (prompt + reply) the model attends over."""
     config = getattr(model_or_config, "config", model_or_config)

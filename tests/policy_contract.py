@@ -85,3 +85,10 @@ def test_sampled_episodes_rerun_alone_to_the_same_trajectory(policy):
     batch = run_episodes(webshop, tasks, policy, sampling, seeds=[5, 6, 7, 8], max_steps=3)
     alone = run_episodes(webshop, [tasks[2]], policy, sampling, seed=7, max_steps=3)[0]
     assert alone == batch[2]
+
+
+def test_provenance_names_the_weights(policy):
+    prov = policy.provenance
+    assert prov["backend"] in ("transformers", "vllm") and prov["context"] == policy.context
+    assert list(prov["weights_sha256"]) == ["model.safetensors"] and prov["harness_model"]["preset"]["name"] == "tiny"
+    assert prov["dtype"] == "float32"

@@ -59,6 +59,7 @@ class OpenAIPolicy:
         self.timeout = timeout
         self.retries = retries
         self.stats = GenerationStats()
+        self.provenance = {"backend": "openai-compatible", "url": self.url, "model": model}
 
     def act(self, episodes: Sequence[EpisodeView], sampling: Sampling = Sampling()) -> list[str]:
         """One reply per episode; a :class:`ContextOverflow` where the server says the prompt is too long."""

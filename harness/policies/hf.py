@@ -36,7 +36,7 @@ class HFPolicy(TokenPolicy):
         ``dynamic`` / ``static``. ``prefill_tokens``: prompt tokens per prefill pass with the growing
         cache (default: 2048 on CPU, where big passes are slow; unlimited on GPU; ``None``: unlimited).
         """
-        from harness.models import context_length, load_model, load_tokenizer
+        from harness.models import context_length, load_model, load_tokenizer, model_provenance
 
         self.name = f"hf:{model}"
         self.tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code)
@@ -53,6 +53,14 @@ class HFPolicy(TokenPolicy):
         self.eos_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
         self.stats = GenerationStats()
+        self.provenance = {
+            "backend": "transformers",
+            **model_provenance(model, self.model.config),
+            "device": str(self.device),
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "context": self.context,
+            "kv_cache": self.kv_cache,
+        }
 
     def generate_tokens(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
         """The reply tokens (EOS excluded) of every prompt, in order, with as few generate calls as possible."""

@@ -56,7 +56,7 @@ class VLLMPolicy(TokenPolicy):
             raise ImportError(INSTALL_HINT)
         from transformers import AutoConfig
 
-        from harness.models import context_length, load_tokenizer, resolve_model
+        from harness.models import context_length, load_tokenizer, model_provenance, resolve_model
 
         path = resolve_model(model)
         on_gpu = _cuda_available()
@@ -84,6 +84,16 @@ class VLLMPolicy(TokenPolicy):
         generation_config = getattr(self.llm.llm_engine, "generation_config", None) or config
         self.eos_ids = eos_token_ids(self.tokenizer, generation_config)
         self.stats = GenerationStats()
+        import vllm
+
+        self.provenance = {
+            "backend": "vllm",
+            "vllm_version": vllm.__version__,
+            **model_provenance(model, config),
+            "device": "cuda" if on_gpu else "cpu",
+            "dtype": str(self.llm.llm_engine.model_config.dtype).removeprefix("torch."),
+            "context": self.context,
+        }
 
     def generate_tokens(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
         """The reply tokens (EOS excluded) of every prompt, in order, from one ``LLM.generate`` call."""
