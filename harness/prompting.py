@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from harness.types import Step
+from harness.types import Step, Trajectory
 
 INVALID_FORMAT = "Invalid format: the reply must end with a line 'Action: <action>'. No action was taken."
 
@@ -95,3 +95,18 @@ def build_messages(
         messages.append({"role": "assistant", "content": s.text})
         messages.append({"role": "user", "content": observation_turn(s.observation)})
     return messages
+
+
+def icl_messages_from(trajectory: Trajectory) -> list[dict[str, str]]:
+    """A logged episode as in-context example turns for ``build_messages(..., icl_messages=...)``.
+
+    The example's observation/reply turns, ending with its last reply (its final observation is
+    dropped so user and assistant turns keep alternating when the real task's first observation
+    follows). IPR uses a 1-shot prompt for exploration and Monte-Carlo rollouts.
+    """
+    turns: list[dict[str, str]] = [{"role": "user", "content": observation_turn(trajectory.initial_observation)}]
+    for i, s in enumerate(trajectory.steps):
+        turns.append({"role": "assistant", "content": s.text})
+        if i + 1 < len(trajectory.steps):
+            turns.append({"role": "user", "content": observation_turn(s.observation)})
+    return turns

@@ -133,3 +133,14 @@ def test_in_context_example_turns_precede_the_task():
 def test_one_seed_and_prefix_per_episode_is_checked():
     with pytest.raises(ValueError, match="one per episode"):
         run_episodes(webshop, TASKS[:2], make_policy("random"), seeds=[1])
+
+
+def test_a_logged_episode_becomes_a_one_shot_example():
+    from harness.prompting import icl_messages_from
+
+    example = run_episodes(webshop, TASKS[:1], make_policy("expert"))[0]
+    turns = icl_messages_from(example)
+    assert [t["role"] for t in turns] == ["user", "assistant"] * len(example.steps)
+    assert turns[-1]["content"] == example.steps[-1].text
+    traj = run_episodes(webshop, TASKS[1:2], make_policy("expert"), icl_messages=turns)[0]
+    assert traj.final_reward > 0  # the example does not disturb the episode
