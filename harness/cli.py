@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -104,6 +105,34 @@ def _method_runners() -> dict:
     return {"ipr": (ipr.describe, ipr.run_ipr)}
 
 
+def _submit(args: argparse.Namespace) -> int:
+    from harness.leaderboard.store import HubLeaderboard, LocalLeaderboard
+    from harness.leaderboard.submit import describe, submit
+
+    board = HubLeaderboard(args.hub_repo) if args.registry == "hub" else LocalLeaderboard(args.leaderboard)
+    overrides = {"data": args.data} if args.data else None
+    print(describe(submit(args.result_dir, board, method=args.method, env_overrides=overrides, score=not args.no_score)))
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from harness.leaderboard import publish
+    from harness.leaderboard.scoring import score_missing
+    from harness.leaderboard.store import LocalLeaderboard
+    from harness.leaderboard.submit import reverify
+
+    board = LocalLeaderboard(args.leaderboard)
+    if args.verify:
+        failures = reverify(board)
+        if failures:
+            raise UserError("stored entries no longer replay:\n" + "\n".join(failures))
+    if args.score:
+        score_missing(board.root, board.entries())
+    print(publish(args.leaderboard, args.env))
+    print(f"\nwrote {args.leaderboard}/README.md and {args.leaderboard}/index.html")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(prog="harness", description="Train and compare LLM agents with step-level supervision.")
@@ -160,6 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--run-id", default=None, help="default: <preset>-seed<seed>-<config hash>")
     rep.add_argument("--dry-run", action="store_true", help="print the resolved recipe, its hash and the stage plan")
     rep.set_defaults(func=_reproduce)
+
+    sm = sub.add_parser("submit", help="verify a result folder by replay and add it to the leaderboard")
+    sm.add_argument("result_dir", help="a `harness eval --output` folder or a recipe's runs/<recipe>/<run>/eval_* folder")
+    sm.add_argument("--registry", choices=["local", "hub"], default="local", help="local folder (default) or a pull request on the Hub")
+    sm.add_argument("--leaderboard", default=os.environ.get("HARNESS_LEADERBOARD", "leaderboard"), help="local leaderboard folder")
+    sm.add_argument("--hub-repo", default="harness/leaderboard", help="the Hub's leaderboard dataset (with --registry hub)")
+    sm.add_argument("--method", default=None, help="display name (default: the recipe stage's label, else the policy)")
+    sm.add_argument("--data", default=None, help="where the environment's data lives here, if not at the recorded path")
+    sm.add_argument("--no-score", action="store_true", help="do not compute action efficiency now")
+    sm.set_defaults(func=_submit)
+
+    lb = sub.add_parser("leaderboard", help="rank comparable entries; write leaderboard/README.md and index.html")
+    lb.add_argument("--env", default=None, help="only this environment in the terminal table")
+    lb.add_argument("--leaderboard", default=os.environ.get("HARNESS_LEADERBOARD", "leaderboard"), help="leaderboard folder")
+    lb.add_argument("--score", action="store_true", help="first compute missing action-efficiency scores (pinned scorers)")
+    lb.add_argument("--verify", action="store_true", help="first replay every stored entry again")
+    lb.set_defaults(func=_leaderboard)
     return p
 
 

@@ -1,0 +1,32 @@
+"""The leaderboard: submit, verify by replay, rank only what is comparable, publish as tables and a page.
+
+- :mod:`~harness.leaderboard.entry`: the comparability key, reading a submitted folder, the entry
+  record and its JSON Schema (``entry.schema.json``, written to ``leaderboard/schema.json``);
+- :mod:`~harness.leaderboard.replay`: verification by replaying every logged action;
+- :mod:`~harness.leaderboard.store`: immutable storage (a local folder, or pull requests on the Hub);
+- :mod:`~harness.leaderboard.submit`: ``harness submit``;
+- :mod:`~harness.leaderboard.scoring`: action efficiency with the scorer pinned per key;
+- :mod:`~harness.leaderboard.board`, :mod:`~harness.leaderboard.tables`, :mod:`~harness.leaderboard.page`:
+  ranking and rendering (terminal, ``README.md``, ``index.html``) for ``harness leaderboard``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def publish(root: str | Path = "leaderboard", env: str | None = None) -> str:
+    """Write ``README.md``, ``index.html`` and ``schema.json`` of the whole board under ``root``;
+    return the terminal table (of ``env`` only, when given)."""
+    from harness.leaderboard.board import build_board
+    from harness.leaderboard.page import render_html
+    from harness.leaderboard.store import LocalLeaderboard
+    from harness.leaderboard.tables import render_markdown, render_terminal
+
+    root = Path(root)
+    full = build_board(root)
+    root.mkdir(parents=True, exist_ok=True)
+    LocalLeaderboard(root).write_schema()
+    (root / "README.md").write_text(render_markdown(full), encoding="utf-8")
+    (root / "index.html").write_text(render_html(full), encoding="utf-8")
+    return render_terminal(full if env is None else build_board(root, env))

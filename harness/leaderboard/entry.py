@@ -1,0 +1,213 @@
+"""Leaderboard entries: the comparability key, reading a submitted folder, and the entry record.
+
+An entry is the evaluator's ``results.json`` plus its ``trajectories.jsonl``, the submission's
+provenance and the comparability key (:class:`ComparabilityKey`) it is ranked under. Its id is a
+content hash of the key, the result and the trajectory ids, so the same evaluation always gets the
+same id and a stored entry that was edited no longer matches its own name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from harness.types import content_hash
+
+SCHEMA_VERSION = "1"
+
+
+class SubmissionRejected(ValueError):
+    """A submission that cannot be accepted; ``reasons`` says every problem found, for people."""
+
+    def __init__(self, source: str, reasons: list[str]):
+        self.source = source
+        self.reasons = reasons
+        shown = reasons[:12]
+        more = f"\n  ... and {len(reasons) - len(shown)} more" if len(reasons) > len(shown) else ""
+        super().__init__(f"submission {source} rejected:\n" + "\n".join(f"  - {r}" for r in shown) + more)
+
+
+@dataclass(frozen=True)
+class ComparabilityKey:
+    """What must be equal for two results to be ranked together.
+
+    ``env_version`` already encodes every reward- and observation-affecting choice of the
+    environment (WebShop: rules/reward version, noun extractor, catalog content hash, price seed);
+    ``split`` and ``task_ids_hash`` pin the eval set (its revision: the exact ordered task ids);
+    ``max_steps`` the step budget and ``metrics_version`` the metric formulas.
+    """
+
+    env_id: str
+    env_version: str
+    split: str
+    task_ids_hash: str
+    n_tasks: int
+    max_steps: int
+    metrics_version: str
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> ComparabilityKey:
+        """The key a ``results.json`` (already schema-checked) declares."""
+        prov = result["provenance"]
+        return cls(
+            env_id=result["env_id"],
+            env_version=result["env_version"],
+            split=result["split"],
+            task_ids_hash=prov["task_ids_hash"],
+            n_tasks=prov["n_tasks"],
+            max_steps=prov["max_steps"],
+            metrics_version=prov["metrics_version"],
+        )
+
+    @property
+    def hash(self) -> str:
+        """Content hash of the key (the folder entries of this key are stored under)."""
+        return content_hash(asdict(self))
+
+    def describe(self) -> str:
+        """One line for headings: env, split, task count, step budget, version."""
+        return (f"{self.env_id} · {self.split} · {self.n_tasks} tasks (ids {self.task_ids_hash[:8]}) · "
+                f"max {self.max_steps} steps · env {self.env_version} · metrics v{self.metrics_version}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A folder as submitted: the evaluator's outputs and, for recipe stages, which run made them."""
+
+    source: str
+    result: dict[str, Any]
+    trajectories: list[dict[str, Any]]
+    recipe: dict[str, Any] | None
+    method: str
+
+
+def read_submission(folder: str | Path, method: str | None = None) -> Submission:
+    """Read ``results.json`` and ``trajectories.jsonl`` from ``folder`` (a plain ``harness eval
+    --output`` folder, or a recipe's ``runs/<recipe>/<run>/eval_*`` stage folder).
+
+    Raises :class:`SubmissionRejected` when a file is missing, unreadable or breaks the results schema.
+    """
+    from harness.evaluation.evaluator import validate_results
+
+    path = Path(folder)
+    source = str(folder)
+    if not path.is_dir():
+        raise SubmissionRejected(source, [f"{path} is not a folder; submit the folder `harness eval --output` wrote"])
+    missing = [n for n in ("results.json", "trajectories.jsonl") if not (path / n).is_file()]
+    if missing:
+        raise SubmissionRejected(source, [f"{path} has no {' and no '.join(missing)}; submit the folder `harness eval --output` wrote"])
+    try:
+        result = json.loads((path / "results.json").read_text(encoding="utf-8"))
+        validate_results(result)
+    except (json.JSONDecodeError, ValueError) as e:
+        raise SubmissionRejected(source, [f"{path / 'results.json'}: {e}"]) from None
+    trajectories, problems = [], []
+    for n, line in enumerate((path / "trajectories.jsonl").read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"trajectories.jsonl line {n} is not JSON: {e}")
+            continue
+        trajectories.append(row if isinstance(row, dict) else {"_line": n})
+    if problems:
+        raise SubmissionRejected(source, problems)
+    if not trajectories:
+        raise SubmissionRejected(source, ["trajectories.jsonl holds no trajectory"])
+    recipe = _recipe_stage(path)
+    label = method or (recipe or {}).get("label") or result["policy"]
+    return Submission(source, result, trajectories, recipe, label)
+
+
+def _recipe_stage(stage_dir: Path) -> dict[str, Any] | None:
+    """Which recipe run made a ``runs/<recipe>/<run>/<stage>/`` folder (``None`` for other folders)."""
+    resolved, manifest = stage_dir.parent / "recipe.resolved.json", stage_dir / "manifest.json"
+    if not (resolved.is_file() and manifest.is_file()):
+        return None
+    run, stage = json.loads(resolved.read_text()), json.loads(manifest.read_text())
+    recipe = run.get("recipe", {})
+    return {
+        "name": recipe.get("name", stage_dir.parent.parent.name),
+        "method": recipe.get("method"),
+        "preset": recipe.get("preset"),
+        "config_hash": run.get("config_hash", ""),
+        "run_id": stage_dir.parent.name,
+        "stage": stage.get("stage", stage_dir.name),
+        "label": stage.get("label"),
+    }
+
+
+def entry_id(key: ComparabilityKey, result: dict[str, Any], trajectory_ids: list[str]) -> str:
+    """Content hash of what an entry claims: the same evaluation always gets the same id."""
+    return content_hash({"key": asdict(key), "result": result, "trajectory_ids": trajectory_ids})
+
+
+def build_entry(sub: Submission, verification: dict[str, Any]) -> dict[str, Any]:
+    """The entry record of a verified submission (see ``leaderboard/schema.json``)."""
+    key = ComparabilityKey.from_result(sub.result)
+    ids = [t["id"] for t in sub.trajectories]
+    entry = {
+        "schema_version": SCHEMA_VERSION,
+        "entry_id": entry_id(key, sub.result, ids),
+        "key_hash": key.hash,
+        "key": asdict(key),
+        "method": sub.method,
+        "result": sub.result,
+        "trajectories": sub.trajectories,
+        "submission": {
+            "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": sub.source,
+            "recipe": sub.recipe,
+            "trajectories_hash": content_hash(sorted(ids)),
+            "verification": verification,
+        },
+    }
+    validate_entry(entry)
+    return entry
+
+
+def entry_schema() -> dict[str, Any]:
+    """The entry JSON Schema with the evaluator's results schema as ``$defs/result``."""
+    from harness.evaluation.evaluator import results_schema
+
+    schema = json.loads(resources.files("harness.leaderboard").joinpath("entry.schema.json").read_text())
+    result = results_schema()
+    result.pop("$schema", None)
+    schema["$defs"]["result"] = result
+    return schema
+
+
+def validate_entry(entry: dict[str, Any], where: str = "entry") -> None:
+    """Raise ``ValueError`` naming the first field of ``entry`` that breaks the entry schema."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(entry, entry_schema())
+    except jsonschema.ValidationError as e:
+        at = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise ValueError(f"{where} is invalid at {at}: {e.message}") from None
+
+
+def check_stored_entry(entry: dict[str, Any], path: Path) -> None:
+    """Raise ``ValueError`` when a stored entry breaks the schema or no longer matches its hashes."""
+    from harness.types import Trajectory
+
+    validate_entry(entry, str(path))
+    for t in entry["trajectories"]:
+        try:
+            Trajectory.from_dict(t)  # raises when a trajectory no longer matches its content hash
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}. Entries are immutable; restore the file from version control.") from None
+    key = ComparabilityKey(**entry["key"])
+    ids = [t["id"] for t in entry["trajectories"]]
+    expected = entry_id(key, entry["result"], ids)
+    if entry["entry_id"] != expected or path.stem != expected or entry["key_hash"] != key.hash or path.parent.name != key.hash:
+        raise ValueError(
+            f"{path} was edited after it was accepted: its content hashes to entry {expected} under key {key.hash}. "
+            "Entries are immutable; restore the file from version control or submit a new entry."
+        )

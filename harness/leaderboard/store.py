@@ -1,0 +1,147 @@
+"""Where accepted entries live: a local leaderboard folder (default) or a Hub dataset (by pull request).
+
+Local layout (``leaderboard/`` in the project, or any folder)::
+
+    schema.json                          the entry schema (written from the package)
+    entries/<key-hash>/<entry-id>.json   one accepted entry, created once, read-only, never rewritten
+    scores/<key-hash>/<entry-id>.<scorer-hash>.json   action efficiency under a pinned scorer
+    scorers.json                         the pinned scorer of each key
+    reference/*.json                     numbers reported by papers (never ranked)
+    README.md, index.html                rendered by ``harness leaderboard``
+
+Entries are content-addressed files rather than commits of a separate git repository: the folder
+already lives in the project's git history (reviewed and versioned with the code that verified
+it), and a content hash makes every edit detectable without git — a stored entry whose content no
+longer hashes to its file name is refused when the board is built. On the Hub the same path is
+added to the leaderboard dataset repo as a pull request, so maintainers merge what was verified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from harness.leaderboard.entry import check_stored_entry, entry_schema
+
+DEFAULT_HUB_REPO = "harness/leaderboard"
+
+
+def entry_path(entry: dict[str, Any]) -> str:
+    """The entry's path relative to the leaderboard root (the same locally and on the Hub)."""
+    return f"entries/{entry['key_hash']}/{entry['entry_id']}.json"
+
+
+def entry_bytes(entry: dict[str, Any]) -> bytes:
+    """The stored form: compact JSON (entries hold every trajectory) with a final newline."""
+    return (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+class LocalLeaderboard:
+    """A leaderboard folder on this machine."""
+
+    kind = "local"
+
+    def __init__(self, root: str | Path = "leaderboard"):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"local leaderboard {self.root}"
+
+    def write_schema(self) -> Path:
+        """Write ``schema.json`` (the package's entry schema) when it is missing or stale."""
+        path = self.root / "schema.json"
+        text = json.dumps(entry_schema(), indent=2, ensure_ascii=False) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def entries(self, key_hash: str | None = None) -> list[dict[str, Any]]:
+        """Every stored entry (of one key, if given), each checked against its schema and hashes."""
+        base = self.root / "entries"
+        paths = sorted(base.glob(f"{key_hash or '*'}/*.json")) if base.is_dir() else []
+        out = []
+        for path in paths:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            check_stored_entry(entry, path)
+            out.append(entry)
+        return out
+
+    def find_duplicate(self, entry: dict[str, Any]) -> str | None:
+        """Why ``entry`` duplicates a stored one (same id, or the same episodes under its key), or ``None``."""
+        if (self.root / entry_path(entry)).exists():
+            return f"duplicate entry: {entry_path(entry)} already holds exactly this result"
+        digest = entry["submission"]["trajectories_hash"]
+        for old in self.entries(entry["key_hash"]):
+            if old["submission"]["trajectories_hash"] == digest:
+                return (f"duplicate entry: the same {len(entry['trajectories'])} episodes were already submitted as entry "
+                        f"{old['entry_id']} ('{old['method']}', {old['submission']['submitted_at']})")  # fmt: skip
+        return None
+
+    def add(self, entry: dict[str, Any]) -> str:
+        """Store ``entry`` once (exclusive create, then read-only); return where it lives."""
+        path = self.root / entry_path(entry)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.write_schema()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(entry_bytes(entry))
+        try:
+            os.link(tmp, path)  # atomic and exclusive: fails if the entry exists, never half-written
+        except FileExistsError:
+            raise ValueError(f"duplicate entry: {path} already exists; entries are never overwritten") from None
+        finally:
+            tmp.unlink()
+        path.chmod(0o444)
+        return str(path)
+
+
+class HubLeaderboard:
+    """The leaderboard dataset on a Hub-protocol server: each submission opens a pull request."""
+
+    kind = "hub"
+
+    def __init__(self, repo: str = DEFAULT_HUB_REPO, endpoint: str | None = None, token: str | None = None):
+        from huggingface_hub import HfApi, constants
+
+        self.repo = repo
+        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
+        self.api = HfApi(endpoint=self.endpoint, token=token)
+
+    def __repr__(self) -> str:
+        return f"Hub leaderboard {self.repo} on {self.endpoint}"
+
+    def find_duplicate(self, entry: dict[str, Any]) -> str | None:
+        """Why ``entry`` duplicates one already merged into the leaderboard dataset, or ``None``."""
+        path = entry_path(entry)
+        if self._call(lambda: self.api.file_exists(self.repo, path, repo_type="dataset")):
+            return f"duplicate entry: {path} is already in {self.repo}"
+        return None
+
+    def add(self, entry: dict[str, Any]) -> str:
+        """Open a pull request adding the entry to the leaderboard dataset; return its URL."""
+        from huggingface_hub import CommitOperationAdd
+
+        op = CommitOperationAdd(path_in_repo=entry_path(entry), path_or_fileobj=entry_bytes(entry))
+        info = self._call(lambda: self.api.create_commit(
+            self.repo, [op], commit_message=f"Submit {entry['method']} ({entry['key']['env_id']}, entry {entry['entry_id']})",
+            commit_description=f"Verified by replay: {entry['submission']['verification']['episodes']} episodes.",
+            repo_type="dataset", create_pr=True,
+        ))  # fmt: skip
+        return info.pr_url or info.commit_url
+
+    def _call(self, fn):  # noqa: ANN001, ANN202 - a thin wrapper that turns Hub errors into errors for people
+        from huggingface_hub import errors
+
+        try:
+            return fn()
+        except errors.RepositoryNotFoundError:
+            raise ValueError(
+                f"the leaderboard dataset {self.repo} does not exist on {self.endpoint} or is private (set HF_TOKEN); "
+                "pass --hub-repo, or submit to the local leaderboard with --registry local"
+            ) from None
+        except (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError) as e:
+            raise ValueError(f"cannot reach {self.endpoint} ({e}); unset HF_HUB_OFFLINE or use --registry local") from None
+        except errors.HfHubHTTPError as e:
+            raise ValueError(f"{self.endpoint} refused the submission: {e}") from None

@@ -1,0 +1,98 @@
+"""``harness submit``: read a result folder, verify it by replay, refuse duplicates, store it.
+
+The steps, each of which rejects with a reason: the folder holds a schema-valid ``results.json``
+and ``trajectories.jsonl``; the pinned environment can be built from the recorded ``env_kwargs``
+and reproduces the declared comparability key; every task of the eval set has exactly one
+trajectory; replaying every logged action gives the logged observations and rewards; the metrics
+recompute; the entry is not already on the board. Accepted entries are stored immutably, then
+scored for action efficiency when their key has a pinned scorer (local leaderboard only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.leaderboard.entry import SubmissionRejected, build_entry, read_submission
+from harness.leaderboard.replay import verify_submission
+from harness.leaderboard.store import HubLeaderboard, LocalLeaderboard
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An accepted submission: the entry, where it was stored, and its action-efficiency score."""
+
+    entry: dict[str, Any]
+    location: str
+    score: dict[str, Any] | None
+    score_note: str
+
+
+def submit(
+    folder: str | Path,
+    board: LocalLeaderboard | HubLeaderboard,
+    method: str | None = None,
+    env_overrides: dict[str, Any] | None = None,
+    score: bool = True,
+) -> Accepted:
+    """Verify ``folder`` and add it to ``board``; raises :class:`SubmissionRejected` with the reasons."""
+    sub = read_submission(folder, method)
+    verification, _ = verify_submission(sub, env_overrides)
+    entry = build_entry(sub, verification)
+    duplicate = board.find_duplicate(entry)
+    if duplicate:
+        raise SubmissionRejected(sub.source, [duplicate])
+    try:
+        location = board.add(entry)
+    except ValueError as e:
+        raise SubmissionRejected(sub.source, [str(e)]) from None
+    record, note = None, ""
+    if isinstance(board, LocalLeaderboard):
+        from harness.leaderboard.scoring import pinned_scorers, score_entry
+
+        pin = pinned_scorers(board.root).get(entry["key_hash"])
+        if pin is None:
+            note = f"no scorer is pinned for key {entry['key_hash']} in {board.root / 'scorers.json'}: action efficiency is not measured"
+        elif not score:
+            note = "scoring skipped (--no-score); `harness leaderboard --score` computes it"
+        else:
+            record = score_entry(board.root, entry, pin, env_overrides)
+    else:
+        note = "the Hub leaderboard's maintainers score entries after merging the pull request"
+    return Accepted(entry, location, record, note)
+
+
+def describe(accepted: Accepted) -> str:
+    """What ``harness submit`` prints for an accepted entry."""
+    e = accepted.entry
+    m = e["result"]["metrics"]["avg_reward"]
+    v = e["submission"]["verification"]
+    lines = [
+        f"accepted '{e['method']}' as entry {e['entry_id']} (key {e['key_hash']}): "
+        f"replayed {v['episodes']} episodes, {v['steps']} steps, every observation and reward matched",
+        f"  avg reward {100 * m['value']:.1f} [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}] x100 (n={m['n']})",
+    ]
+    if accepted.score:
+        s = accepted.score
+        lines.append(f"  action efficiency {s['value']:.3f} with the pinned scorer {s['scorer']['policy']}")
+    elif accepted.score_note:
+        lines.append(f"  {accepted.score_note}")
+    lines.append(f"  stored at {accepted.location}")
+    return "\n".join(lines)
+
+
+def reverify(board: LocalLeaderboard, log: Callable[[str], None] = print) -> list[str]:
+    """Replay every stored entry again (e.g. after environment code changed); return the failures."""
+    from harness.leaderboard.entry import Submission
+
+    failures = []
+    for e in board.entries():
+        sub = Submission(f"entry {e['entry_id']}", e["result"], e["trajectories"], e["submission"]["recipe"], e["method"])
+        try:
+            verify_submission(sub)
+            log(f"entry {e['entry_id']} ({e['method']}): replays exactly")
+        except SubmissionRejected as err:
+            failures.append(str(err))
+    return failures
