@@ -6,6 +6,7 @@ from harness.leaderboard.board import Board, Group, ReferenceTable
 from harness.types import Metric
 
 DASH = "—"
+ALIGN = ("right", "left", "right", "right", "right", "right", "left", "left")
 HEADERS = ["rank", "method", "avg reward ×100 [95% CI]", "success %", "action efficiency ×100", "avg steps", "entry", "source"]
 
 README_INTRO = """\
@@ -77,7 +78,7 @@ def render_terminal(board: Board) -> str:
         parts.append(f"no entries{' for ' + board.env if board.env else ''} yet: add one with `harness submit RESULT_DIR`")
     for g in board.groups:
         parts.append(f"{g.key.describe()}\nkey {g.key_hash}\n"
-                     + tabulate(group_rows(g), headers=HEADERS, disable_numparse=True)
+                     + tabulate(group_rows(g), headers=HEADERS, disable_numparse=True, colalign=ALIGN)
                      + f"\n{efficiency_note(g)}")  # fmt: skip
     for t in board.references:
         headers, rows = reference_rows(t)
@@ -100,7 +101,7 @@ def render_markdown(board: Board) -> str:
             k = g.key
             lines.append(f"### {k.split} · {k.n_tasks} tasks · max {k.max_steps} steps (key `{g.key_hash}`)\n")
             lines.append(f"Environment `{k.env_version}`, task ids `{k.task_ids_hash}`, metrics v{k.metrics_version}.\n")
-            lines.append(tabulate(group_rows(g, escape=True), headers=HEADERS, tablefmt="github", disable_numparse=True) + "\n")
+            lines.append(tabulate(group_rows(g, escape=True), headers=HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN) + "\n")
             lines.append(f"_{upper_first(efficiency_note(g))}._\n")
     if board.references:
         lines.append("## Reported by the papers (not measured here, not ranked)\n")
@@ -108,5 +109,6 @@ def render_markdown(board: Board) -> str:
         headers, rows = reference_rows(t)
         lines.append(f"### {upper_first(t.source)}\n")
         lines.append(f"{t.paper}. Base model {t.base_model}; {t.metric}. {t.note}\n")
-        lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True) + "\n")
+        align = ("left",) + ("right",) * (len(headers) - 1)
+        lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True, colalign=align) + "\n")
     return "\n".join(lines)
