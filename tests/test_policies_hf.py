@@ -44,3 +44,13 @@ def test_kv_cache_strategies_give_the_same_replies(tiny_model):
         )
         replies[(kv_cache, prefill_tokens)] = [[s.text for s in t.steps] for t in trajs]
     assert all(r == replies[("dynamic", None)] for r in replies.values())
+
+
+def test_a_batch_too_big_for_the_kv_budget_is_split_without_changing_replies(tiny_model, tiny_hf):
+    from harness.policies.hf import HFPolicy
+    from policy_contract import SHORT, views
+
+    small = HFPolicy(str(tiny_model), device="cpu", kv_cache_gib=400 * 2048 / 2**30)  # ~400 tokens of KV: one row each
+    batch = views(4)
+    assert small.act(batch, SHORT) == tiny_hf.act(batch, SHORT)
+    assert small.stats.generate_calls == 4 and small.stats.act_calls == 1

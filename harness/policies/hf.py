@@ -29,12 +29,15 @@ class HFPolicy(TokenPolicy):
         trust_remote_code: bool = False,
         kv_cache: str = "growing",
         prefill_tokens: int | None = -1,
+        kv_cache_gib: float | None = None,
     ):
         """Load ``model`` (folder, Hub id or paper name) on ``device``; ``context`` overrides its length.
 
         ``kv_cache``: ``growing`` (preallocated, see ``hf_cache``; the default), or transformers'
         ``dynamic`` / ``static``. ``prefill_tokens``: prompt tokens per prefill pass with the growing
         cache (default: 2048 on CPU, where big passes are slow; unlimited on GPU; ``None``: unlimited).
+        ``batch_size`` / ``kv_cache_gib`` cap the rows of one generate call and the memory their KV
+        cache may take (default: half the free GPU memory, 4 GiB on CPU); a bigger batch is split.
         """
         from harness.models import context_length, load_model, load_tokenizer, model_provenance
 
@@ -50,6 +53,7 @@ class HFPolicy(TokenPolicy):
         if prefill_tokens == -1:
             prefill_tokens = 2048 if self.device.type == "cpu" else None
         self.prefill_tokens = prefill_tokens
+        self.max_batch_tokens = _kv_token_budget(self.model, kv_cache_gib)
         self.eos_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
         self.stats = GenerationStats()
@@ -67,14 +71,25 @@ class HFPolicy(TokenPolicy):
         if not prompts:
             return []
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i].ids))
-        size = self.batch_size or len(prompts)
         result: list[list[int]] = [[] for _ in prompts]
-        for start in range(0, len(order), size):
-            chunk = order[start : start + size]
+        for chunk in self._chunks(order, prompts):
             outs = self._generate([prompts[i] for i in chunk], [seeds[i] for i in chunk], sampling)
             for i, toks in zip(chunk, outs, strict=True):
                 result[i] = toks
         return result
+
+    def _chunks(self, order: list[int], prompts: Sequence[Prompt]) -> list[list[int]]:
+        """Consecutive rows (longest first) whose padded KV cache fits the budget, at most batch_size each."""
+        chunks: list[list[int]] = []
+        for i in order:
+            if chunks:
+                rows = chunks[-1] + [i]
+                width = len(prompts[rows[0]].ids) + max(prompts[j].budget for j in rows)
+                if len(rows) * width <= self.max_batch_tokens and len(rows) <= (self.batch_size or len(rows)):
+                    chunks[-1] = rows
+                    continue
+            chunks.append([i])
+        return chunks
 
     def _generate(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
         from transformers import GenerationConfig
@@ -143,3 +158,24 @@ class HFPolicy(TokenPolicy):
             ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
             mask[i, width - len(r) :] = 1
         return ids.to(self.device), mask.to(self.device)
+
+
+def _kv_token_budget(model: Any, gib: float | None) -> int:
+    """How many (row x position) KV entries fit in ``gib`` GiB (default: half the free GPU memory, 4 on CPU)."""
+    import torch
+
+    config = model.config
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    layers = getattr(text, "num_hidden_layers", 1)
+    heads = getattr(text, "num_key_value_heads", None) or getattr(text, "num_attention_heads", 1)
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // getattr(text, "num_attention_heads", 1)
+    per_token = 2 * layers * heads * head_dim * model.dtype.itemsize
+    if gib is None:
+        if model.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(model.device)
+            budget = free // 2
+        else:
+            budget = 4 << 30
+    else:
+        budget = int(gib * (1 << 30))
+    return max(1, budget // per_token)
