@@ -50,7 +50,7 @@ def test_a_batch_too_big_for_the_kv_budget_is_split_without_changing_replies(tin
     from harness.policies.hf import HFPolicy
     from policy_contract import SHORT, views
 
-    small = HFPolicy(str(tiny_model), device="cpu", kv_cache_gib=400 * 2048 / 2**30)  # ~400 tokens of KV: one row each
+    small = HFPolicy(str(tiny_model), device="cpu", kv_cache_gib=200 * 2048 / 2**30)  # ~200 tokens of KV: one row each
     batch = views(4)
     assert small.act(batch, SHORT) == tiny_hf.act(batch, SHORT)
     assert small.stats.generate_calls == 4 and small.stats.act_calls == 1
