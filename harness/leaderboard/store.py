@@ -106,7 +106,8 @@ class HubLeaderboard:
         from huggingface_hub import HfApi, constants
 
         self.repo = repo
-        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
+        # HF_ENDPOINT is read now (not only at import) so a local Hub-protocol server can stand in.
+        self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
         self.api = HfApi(endpoint=self.endpoint, token=token)
 
     def __repr__(self) -> str:
