@@ -200,3 +200,32 @@ def test_stored_entries_replay_again_with_verify(tmp_path, lb_evals, capsys):
     assert submit(lb_evals["expert"], board) == 0
     assert main(["leaderboard", "--leaderboard", str(board), "--verify"]) == 0
     assert "replays exactly" in capsys.readouterr().out
+
+
+def test_malformed_replies_replay_as_steps_that_never_reached_the_environment(tmp_path, small_catalog, monkeypatch, capsys):
+    import harness.policies
+    from harness.evaluation.evaluator import EvalConfig, evaluate
+    from harness.policies.scripted import ReplayPolicy
+
+    replies = ["I am thinking.", "Thought: look\nAction: search[shoes]", "no action here"]  # then empty replies
+    monkeypatch.setattr(harness.policies, "make_policy", lambda spec, **kw: ReplayPolicy({"0": replies, "1": replies[1:]}))
+    cfg = EvalConfig(env_kwargs={"data": str(small_catalog), "nouns": "heuristic"}, policy="logged", limit=2,
+                     output=str(tmp_path / "logged"), progress=False)  # fmt: skip
+    evaluate(cfg)
+    rows = read_trajs(tmp_path / "logged")
+    assert rows[0]["steps"][0]["action"] is None and rows[0]["stop_reason"] == "max_steps"
+    assert submit(tmp_path / "logged", tmp_path / "lb") == 0
+
+    forge(tmp_path / "logged", lambda rows: rows[0]["steps"][0].update(observation="Fine."))
+    assert submit(tmp_path / "logged", tmp_path / "lb2") == 2
+    assert "step 1: a reply without an action gets the invalid-format answer" in capsys.readouterr().err
+
+
+def test_markdown_and_terminal_tables_keep_submitted_names_inert(tmp_path, lb_evals):
+    from harness.leaderboard import publish
+
+    assert submit(lb_evals["expert"], tmp_path / "lb", "--method", "A | <img src=x>\nB") == 0
+    terminal = publish(tmp_path / "lb")
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "A \\| &lt;img src=x&gt; B" in readme and "<img" not in readme
+    assert "A | <img src=x> B" in terminal

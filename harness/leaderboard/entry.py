@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.types import content_hash
+from harness.types import Trajectory, content_hash
 
 SCHEMA_VERSION = "1"
 
@@ -114,7 +114,10 @@ def read_submission(folder: str | Path, method: str | None = None) -> Submission
         except json.JSONDecodeError as e:
             problems.append(f"trajectories.jsonl line {n} is not JSON: {e}")
             continue
-        trajectories.append(row if isinstance(row, dict) else {"_line": n})
+        if isinstance(row, dict):
+            trajectories.append(row)
+        else:
+            problems.append(f"trajectories.jsonl line {n} is not a trajectory object")
     if problems:
         raise SubmissionRejected(source, problems)
     if not trajectories:
@@ -147,10 +150,14 @@ def entry_id(key: ComparabilityKey, result: dict[str, Any], trajectory_ids: list
     return content_hash({"key": asdict(key), "result": result, "trajectory_ids": trajectory_ids})
 
 
-def build_entry(sub: Submission, verification: dict[str, Any]) -> dict[str, Any]:
-    """The entry record of a verified submission (see ``leaderboard/schema.json``)."""
+def build_entry(sub: Submission, verification: dict[str, Any], trajectories: list[Trajectory]) -> dict[str, Any]:
+    """The entry record of a verified submission (see ``leaderboard/schema.json``).
+
+    ``trajectories`` are the replayed episodes in eval-set order; they are stored in their
+    canonical form (``Trajectory.to_dict``), which hashes to the same ids as the submitted rows.
+    """
     key = ComparabilityKey.from_result(sub.result)
-    ids = [t["id"] for t in sub.trajectories]
+    ids = [t.id for t in trajectories]
     entry = {
         "schema_version": SCHEMA_VERSION,
         "entry_id": entry_id(key, sub.result, ids),
@@ -158,7 +165,7 @@ def build_entry(sub: Submission, verification: dict[str, Any]) -> dict[str, Any]
         "key": asdict(key),
         "method": sub.method,
         "result": sub.result,
-        "trajectories": sub.trajectories,
+        "trajectories": [t.to_dict() for t in trajectories],
         "submission": {
             "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": sub.source,
@@ -167,7 +174,10 @@ def build_entry(sub: Submission, verification: dict[str, Any]) -> dict[str, Any]
             "verification": verification,
         },
     }
-    validate_entry(entry)
+    try:
+        validate_entry(entry)
+    except ValueError as e:
+        raise SubmissionRejected(sub.source, [str(e)]) from None
     return entry
 
 
@@ -195,8 +205,6 @@ def validate_entry(entry: dict[str, Any], where: str = "entry") -> None:
 
 def check_stored_entry(entry: dict[str, Any], path: Path) -> None:
     """Raise ``ValueError`` when a stored entry breaks the schema or no longer matches its hashes."""
-    from harness.types import Trajectory
-
     validate_entry(entry, str(path))
     for t in entry["trajectories"]:
         try:

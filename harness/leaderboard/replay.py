@@ -50,9 +50,11 @@ def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = No
     trajs, problems = [], []
     for n, row in enumerate(sub.trajectories, 1):
         try:
-            trajs.append(Trajectory.from_dict({k: v for k, v in row.items() if k != "_line"}))
-        except (ValueError, TypeError, KeyError) as e:
+            trajs.append(Trajectory.from_dict(row))
+        except ValueError as e:  # the content hash does not match
             problems.append(f"trajectories.jsonl line {n}: {e}")
+        except (TypeError, KeyError) as e:
+            problems.append(f"trajectories.jsonl line {n} is not a trajectory record ({type(e).__name__}: {e})")
     env_kwargs = {**prov["env_kwargs"], **(env_overrides or {})}
     env = build_pinned_env(key.env_id, env_kwargs, sub.source)
     expected = _check_key(env, key, prov.get("limit"), sub.source)
@@ -141,7 +143,7 @@ def replay_trajectory(env: Environment, t: Trajectory, budget: int) -> str | Non
     try:
         obs = env.reset(t.task_id)
         task = env.task(t.task_id)
-    except ValueError as e:
+    except (ValueError, KeyError) as e:
         return str(e)
     if obs != t.initial_observation:
         return f"the initial observation differs from the environment's{_diff(t.initial_observation, obs)}"

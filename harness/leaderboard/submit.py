@@ -39,8 +39,8 @@ def submit(
 ) -> Accepted:
     """Verify ``folder`` and add it to ``board``; raises :class:`SubmissionRejected` with the reasons."""
     sub = read_submission(folder, method)
-    verification, _ = verify_submission(sub, env_overrides)
-    entry = build_entry(sub, verification)
+    verification, trajectories = verify_submission(sub, env_overrides)
+    entry = build_entry(sub, verification, trajectories)
     duplicate = board.find_duplicate(entry)
     if duplicate:
         raise SubmissionRejected(sub.source, [duplicate])
@@ -58,7 +58,10 @@ def submit(
         elif not score:
             note = "scoring skipped (--no-score); `harness leaderboard --score` computes it"
         else:
-            record = score_entry(board.root, entry, pin, env_overrides)
+            try:
+                record = score_entry(board.root, entry, pin, env_overrides)
+            except Exception as e:  # the entry is stored either way; scoring can be redone later
+                note = f"action efficiency not computed ({e}); fix the scorer pin, then run `harness leaderboard --score`"
     else:
         note = "the Hub leaderboard's maintainers score entries after merging the pull request"
     return Accepted(entry, location, record, note)

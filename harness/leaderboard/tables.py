@@ -43,15 +43,19 @@ def pct(m: Metric | None, ci: bool = True) -> str:
     return f"{100 * m.value:.1f}"
 
 
-def group_rows(g: Group, escape: bool = False) -> list[list[str]]:
-    """One table row per ranked entry."""
+def markdown_cell(text: str) -> str:
+    """Submitted text made inert in a markdown table cell (no column breaks, no HTML, one line)."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def group_rows(g: Group, markdown: bool = False) -> list[list[str]]:
+    """One table row per ranked entry (``markdown``: submitted text escaped for a markdown table)."""
+    text = markdown_cell if markdown else (lambda s: " ".join(s.split()))
     out = []
     for r in g.rows:
-        method = r.method.replace("|", "\\|") if escape else r.method
-        source = r.recipe or r.policy
-        out.append([str(r.rank), method, pct(r.avg_reward), pct(r.success_rate, ci=False),
+        out.append([str(r.rank), text(r.method), pct(r.avg_reward), pct(r.success_rate, ci=False),
                     pct(r.efficiency) if r.efficiency else DASH, f"{r.avg_steps.value:.2f}", r.entry_id,
-                    source.replace("|", "\\|") if escape else source])  # fmt: skip
+                    text(r.recipe or r.policy)])  # fmt: skip
     return out
 
 
@@ -101,7 +105,7 @@ def render_markdown(board: Board) -> str:
             k = g.key
             lines.append(f"### {k.split} · {k.n_tasks} tasks · max {k.max_steps} steps (key `{g.key_hash}`)\n")
             lines.append(f"Environment `{k.env_version}`, task ids `{k.task_ids_hash}`, metrics v{k.metrics_version}.\n")
-            lines.append(tabulate(group_rows(g, escape=True), headers=HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN) + "\n")
+            lines.append(tabulate(group_rows(g, markdown=True), headers=HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN) + "\n")
             lines.append(f"_{upper_first(efficiency_note(g))}._\n")
     if board.references:
         lines.append("## Reported by the papers (not measured here, not ranked)\n")
