@@ -120,3 +120,10 @@ def test_a_pinned_scorer_whose_weights_changed_is_refused(board, lb_evals, tmp_p
     (board / "scorers.json").write_text(json.dumps({"scorers": {key_of(board, "expert"): pin}}))
     assert main(["leaderboard", "--leaderboard", str(board), "--score"]) == 2
     assert "not the pinned " + "0" * 64 in capsys.readouterr().err
+
+
+def test_an_empty_board_says_how_to_add_an_entry(board, capsys):
+    assert main(["leaderboard", "--leaderboard", str(board)]) == 0
+    out = capsys.readouterr().out
+    assert "no entries yet: add one with `harness submit RESULT_DIR`" in out and "IPR" in out
+    assert "No entries yet" in (board / "README.md").read_text() and "No entries yet" in (board / "index.html").read_text()
