@@ -127,3 +127,14 @@ def test_an_empty_board_says_how_to_add_an_entry(board, capsys):
     out = capsys.readouterr().out
     assert "no entries yet: add one with `harness submit RESULT_DIR`" in out and "IPR" in out
     assert "No entries yet" in (board / "README.md").read_text() and "No entries yet" in (board / "index.html").read_text()
+
+
+def test_the_committed_entries_still_replay_exactly():
+    """The project's own leaderboard: valid, untouched, and reproducible by the current environments."""
+    from harness.leaderboard.store import LocalLeaderboard
+    from harness.leaderboard.submit import reverify
+
+    board = LocalLeaderboard(REFERENCE.parent)
+    if not board.entries():
+        pytest.skip("no entries committed in leaderboard/entries yet")
+    assert reverify(board, log=lambda line: None) == []

@@ -167,7 +167,10 @@ def test_the_same_episodes_cannot_be_submitted_twice(tmp_path, lb_evals, capsys)
     results["provenance"]["wall_time_s"] += 1  # a different result file, the same episodes
     (folder / "results.json").write_text(json.dumps(results))
     assert submit(folder, board) == 2
-    assert f"the same {LIMIT} episodes were already submitted as entry" in capsys.readouterr().err
+    assert f"the same {LIMIT} episodes of policy random were already submitted as entry" in capsys.readouterr().err
+    results["policy"] = "hf:another-model"  # another model that happens to play the same episodes is listed
+    (folder / "results.json").write_text(json.dumps(results))
+    assert submit(folder, board) == 0
 
 
 def test_a_recipe_stage_folder_is_accepted_with_its_label(tmp_path, lb_evals, capsys):

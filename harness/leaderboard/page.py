@@ -19,12 +19,13 @@ COLUMNS = [("rank", "rank", "num"), ("method", "method", "text"), ("avg_reward",
            ("avg_steps", "avg steps", "num"), ("entry", "entry", "text"), ("source", "source", "text")]  # fmt: skip
 
 STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1d2430}
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1d2430}
 h1{font-size:1.6rem}h2{border-bottom:1px solid #d5dae1;padding-bottom:.2rem;margin-top:2.2rem}
-table{border-collapse:collapse;width:100%;margin:.6rem 0;font-variant-numeric:tabular-nums}
-th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e7ec;text-align:left;white-space:nowrap}
+table{border-collapse:collapse;width:100%;margin:.6rem 0;font-size:.92rem;font-variant-numeric:tabular-nums}
+th,td{padding:.35rem .5rem;border-bottom:1px solid #e3e7ec;text-align:left;white-space:nowrap}th{white-space:normal;vertical-align:bottom}
 th button{all:unset;cursor:pointer;font-weight:600}th[aria-sort=ascending] button::after{content:" ▲"}
-th[aria-sort=descending] button::after{content:" ▼"}td.num{text-align:right}code,.key{font-size:.82rem;color:#5a6573}
+th[aria-sort=descending] button::after{content:" ▼"}td.num,th.num{text-align:right}
+td.wrap{white-space:normal;overflow-wrap:anywhere;min-width:8rem}.scroll{overflow-x:auto}code,.key{font-size:.82rem;color:#5a6573}
 .reported{background:#fbf7ee;border:1px solid #e9dcb8;border-radius:6px;padding:.2rem 1rem 1rem;margin-top:2.5rem}
 .badge{display:inline-block;background:#8a6d1f;color:#fff;border-radius:4px;padding:0 .4rem;font-size:.8rem}
 svg text{font:12px system-ui,sans-serif;fill:#1d2430}.note{color:#5a6573;font-size:.9rem}
@@ -86,36 +87,36 @@ def _chart(g: Group) -> str:
 
 
 def _table(g: Group) -> str:
-    head = "".join(f'<th data-col="{c}" data-type="{t}"{" aria-sort=ascending" if c == "rank" else ""}><button>{escape(h)}</button></th>'
-                   for c, h, t in COLUMNS)  # fmt: skip
+    head = "".join(f'<th data-col="{c}" data-type="{t}"{" class=num" if t == "num" else ""}'
+                   f'{" aria-sort=ascending" if c == "rank" else ""}><button>{escape(h)}</button></th>' for c, h, t in COLUMNS)  # fmt: skip
     body = []
     for r in g.rows:
         eff = pct(r.efficiency) if r.efficiency else DASH
         eff_title = f' title="{escape(r.efficiency_note)}"' if r.efficiency is None else ""
         cells = [
             f'<td class="num" data-value="{r.rank}">{r.rank}</td>',
-            f'<td class="method">{escape(r.method)}</td>',
+            f'<td class="method wrap">{escape(r.method)}</td>',
             f'<td class="num" data-value="{_num(r.avg_reward)}">{pct(r.avg_reward)}</td>',
             f'<td class="num" data-value="{_num(r.success_rate)}">{pct(r.success_rate, ci=False)}</td>',
             f'<td class="num" data-value="{_num(r.efficiency)}"{eff_title}>{eff}</td>',
             f'<td class="num" data-value="{r.avg_steps.value:.6g}">{r.avg_steps.value:.2f}</td>',
             f"<td><code>{r.entry_id}</code></td>",
-            f"<td>{escape(r.recipe or r.policy)}</td>",
+            f'<td class="wrap">{escape(r.recipe or r.policy)}</td>',
         ]
         body.append(f'<tr data-entry="{r.entry_id}">{"".join(cells)}</tr>')
-    return (f'<table class="ranked sortable" data-key="{g.key_hash}" data-sorted-by="rank:asc"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')  # fmt: skip
+    return (f'<div class="scroll"><table class="ranked sortable" data-key="{g.key_hash}" data-sorted-by="rank:asc">'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')  # fmt: skip
 
 
 def _reference(t: ReferenceTable) -> str:
     headers, rows = reference_rows(t)
-    head = "".join(f'<th data-col="c{i}" data-type="{"text" if i == 0 else "num"}"><button>{escape(h)}</button></th>'
-                   for i, h in enumerate(headers))  # fmt: skip
+    head = "".join(f'<th data-col="c{i}" data-type="{"text" if i == 0 else "num"}"{"" if i == 0 else " class=num"}>'
+                   f"<button>{escape(h)}</button></th>" for i, h in enumerate(headers))  # fmt: skip
     body = "".join("<tr>" + "".join(f'<td{"" if i == 0 else " class=num"}>{escape(v)}</td>' for i, v in enumerate(row)) + "</tr>"
                    for row in rows)  # fmt: skip
     return (f'<h3><span class="badge">reported</span> {upper_first(escape(t.source))}</h3>'
             f'<p class="note">{escape(t.paper)}. Base model {escape(t.base_model)}; {escape(t.metric)}. {escape(t.note)}</p>'
-            f'<table class="reference sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')  # fmt: skip
+            f'<div class="scroll"><table class="reference sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')  # fmt: skip
 
 
 def render_html(board: Board) -> str:

@@ -70,14 +70,20 @@ class LocalLeaderboard:
         return out
 
     def find_duplicate(self, entry: dict[str, Any]) -> str | None:
-        """Why ``entry`` duplicates a stored one (same id, or the same episodes under its key), or ``None``."""
+        """Why ``entry`` duplicates a stored one, or ``None``.
+
+        A duplicate is the same result (same entry id), or the same episodes from the same policy
+        under the same key (a re-submission with edited provenance or another display name). Two
+        different policies that happen to play identical episodes (small models often do) are
+        both listed.
+        """
         if (self.root / entry_path(entry)).exists():
             return f"duplicate entry: {entry_path(entry)} already holds exactly this result"
-        digest = entry["submission"]["trajectories_hash"]
+        same = (entry["submission"]["trajectories_hash"], entry["result"]["policy"])
         for old in self.entries(entry["key_hash"]):
-            if old["submission"]["trajectories_hash"] == digest:
-                return (f"duplicate entry: the same {len(entry['trajectories'])} episodes were already submitted as entry "
-                        f"{old['entry_id']} ('{old['method']}', {old['submission']['submitted_at']})")  # fmt: skip
+            if (old["submission"]["trajectories_hash"], old["result"]["policy"]) == same:
+                return (f"duplicate entry: the same {len(entry['trajectories'])} episodes of policy {same[1]} were already "
+                        f"submitted as entry {old['entry_id']} ('{old['method']}', {old['submission']['submitted_at']})")  # fmt: skip
         return None
 
     def add(self, entry: dict[str, Any]) -> str:

@@ -86,8 +86,9 @@ def render_terminal(board: Board) -> str:
                      + f"\n{efficiency_note(g)}")  # fmt: skip
     for t in board.references:
         headers, rows = reference_rows(t)
+        align = ("left",) + ("right",) * (len(headers) - 1)
         parts.append(f"{upper_first(t.source)} — {t.base_model}, {t.metric}; not measured here, not ranked\n"
-                     + tabulate(rows, headers=headers, disable_numparse=True))  # fmt: skip
+                     + tabulate(rows, headers=headers, disable_numparse=True, colalign=align))  # fmt: skip
     return "\n\n".join(parts)
 
 
