@@ -3,7 +3,9 @@
 - :mod:`~harness.leaderboard.entry`: the comparability key, reading a submitted folder, the entry
   record and its JSON Schema (``entry.schema.json``, written to ``leaderboard/schema.json``);
 - :mod:`~harness.leaderboard.replay`: verification by replaying every logged action;
-- :mod:`~harness.leaderboard.store`: immutable storage (a local folder, or pull requests on the Hub);
+- :mod:`~harness.leaderboard.store`: immutable storage — content-addressed files
+  ``entries/<key-hash>/<entry-id>.json`` in the project's ``leaderboard/`` folder (why not a
+  separate git repository: see that module), or pull requests on the Hub's leaderboard dataset;
 - :mod:`~harness.leaderboard.submit`: ``harness submit``;
 - :mod:`~harness.leaderboard.scoring`: action efficiency with the scorer pinned per key;
 - :mod:`~harness.leaderboard.board`, :mod:`~harness.leaderboard.tables`, :mod:`~harness.leaderboard.page`:

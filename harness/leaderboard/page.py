@@ -116,7 +116,8 @@ def _reference(t: ReferenceTable) -> str:
                    for row in rows)  # fmt: skip
     return (f'<h3><span class="badge">reported</span> {upper_first(escape(t.source))}</h3>'
             f'<p class="note">{escape(t.paper)}. Base model {escape(t.base_model)}; {escape(t.metric)}. {escape(t.note)}</p>'
-            f'<div class="scroll"><table class="reference sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')  # fmt: skip
+            f'<div class="scroll"><table class="reference sortable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")  # fmt: skip
 
 
 def render_html(board: Board) -> str:
@@ -134,9 +135,11 @@ def render_html(board: Board) -> str:
         parts.append(f'<section class="env" id="env-{escape(env)}"><h2>{escape(env)}</h2>')
         for g in (g for g in board.groups if g.key.env_id == env):
             k = g.key
-            parts.append(f'<section class="group" id="key-{g.key_hash}"><h3>{escape(k.split)} · {k.n_tasks} tasks · max {k.max_steps} steps</h3>'
-                         f'<p class="key">env {escape(k.env_version)} · task ids {escape(k.task_ids_hash)} · metrics v{escape(k.metrics_version)} · key {g.key_hash}</p>'
-                         f"{_chart(g)}{_table(g)}<p class=\"note\">{escape(efficiency_note(g))}</p></section>")  # fmt: skip
+            title = f"{escape(k.split)} · {k.n_tasks} tasks · max {k.max_steps} steps"
+            about = (f"env {escape(k.env_version)} · task ids {escape(k.task_ids_hash)} · metrics v{escape(k.metrics_version)} "
+                     f"· key {g.key_hash}")  # fmt: skip
+            parts.append(f'<section class="group" id="key-{g.key_hash}"><h3>{title}</h3><p class="key">{about}</p>'
+                         f'{_chart(g)}{_table(g)}<p class="note">{escape(efficiency_note(g))}</p></section>')  # fmt: skip
         parts.append("</section>")
     if board.references:
         parts.append('<section class="reported" id="reported"><h2>Reported by the papers (not measured here, not ranked)</h2>')

@@ -62,7 +62,8 @@ def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = No
     steps = 0
     for t in trajs:
         if (t.env_id, t.env_version) != (key.env_id, key.env_version):
-            problems.append(f"task {t.task_id}: trajectory recorded in {t.env_id} {t.env_version}, results.json in {key.env_id} {key.env_version}")
+            problems.append(f"task {t.task_id}: trajectory recorded in {t.env_id} {t.env_version}, "
+                            f"results.json in {key.env_id} {key.env_version}")
             continue
         problem = replay_trajectory(env, t, key.max_steps)
         if problem:

@@ -106,7 +106,8 @@ def render_markdown(board: Board) -> str:
             k = g.key
             lines.append(f"### {k.split} · {k.n_tasks} tasks · max {k.max_steps} steps (key `{g.key_hash}`)\n")
             lines.append(f"Environment `{k.env_version}`, task ids `{k.task_ids_hash}`, metrics v{k.metrics_version}.\n")
-            lines.append(tabulate(group_rows(g, markdown=True), headers=HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN) + "\n")
+            table = tabulate(group_rows(g, markdown=True), headers=HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN)
+            lines.append(table + "\n")
             lines.append(f"_{upper_first(efficiency_note(g))}._\n")
     if board.references:
         lines.append("## Reported by the papers (not measured here, not ranked)\n")
