@@ -60,8 +60,8 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("micro", 1024, 32, 64, 1, 2, 4096, "~40k parameters: pipeline tests in seconds (learns little)"),
-        Preset("tiny", 4096, 128, 512, 2, 2, 4096, "~1M parameters: tests and CPU pipelines in minutes"),
-        Preset("small", 8192, 256, 1024, 4, 4, 4096, "~6M parameters: CPU runs that learn WebShop's format"),
+        Preset("tiny", 4096, 128, 512, 2, 2, 4096, "~1.6M parameters: tests and CPU pipelines in minutes"),
+        Preset("small", 8192, 256, 1024, 4, 4, 4096, "~8M parameters: CPU runs that learn WebShop's format"),
     )
 }
 
@@ -253,7 +253,7 @@ def init_model(
         num_attention_heads=p.num_heads,
         num_key_value_heads=p.num_heads,
         max_position_embeddings=p.context_length,
-        tie_word_embeddings=True,
+        tie_word_embeddings=False,  # a tied random head mostly repeats the last token; untied, replies vary
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,

@@ -20,12 +20,23 @@ def policy(tiny_vllm):
 
 
 def test_greedy_tokens_equal_the_transformers_backend(tiny_vllm, tiny_hf):
+    import torch
+
     prompts = []
     for v in views(8):
         ids = tiny_hf.tokenizer.apply_chat_template(v.messages, add_generation_prompt=True)["input_ids"]
         prompts.append(Prompt(ids, 48))
     greedy = Sampling(max_new_tokens=48)
-    assert tiny_vllm.generate_tokens(prompts, [0] * 8, greedy) == tiny_hf.generate_tokens(prompts, [0] * 8, greedy)
+    ours, theirs = tiny_hf.generate_tokens(prompts, [0] * 8, greedy), tiny_vllm.generate_tokens(prompts, [0] * 8, greedy)
+    for p, a, b in zip(prompts, ours, theirs, strict=True):
+        if a == b:
+            continue
+        # Different kernels may only disagree where two logits tie to float32 precision.
+        j = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+        with torch.inference_mode():
+            logits = tiny_hf.model(input_ids=torch.tensor([p.ids + a[:j]])).logits[0, -1]
+        assert abs(logits[a[j]] - logits[b[j]]) < 1e-4, f"greedy replies diverge at token {j} without a tie"
+    assert sum(a == b for a, b in zip(ours, theirs, strict=True)) >= 7
 
 
 def test_greedy_episodes_equal_the_transformers_backend(tiny_vllm, tiny_hf):
