@@ -14,6 +14,7 @@ from harness.envs.shared_data import DataNotFoundError
 def world():
     from harness.envs.intercode_sql import load_world
 
+    pytest.importorskip("sqlglot", reason="sqlglot (the MySQL-to-SQLite translator) is not installed")
     try:
         return load_world(None, "sqlite")
     except DataNotFoundError as e:

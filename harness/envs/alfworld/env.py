@@ -82,7 +82,7 @@ class AlfworldEnv:
         return Task(self.env_id, task_id, self.world.instruction(game), split)
 
     def expert_reply(self, rng: random.Random) -> tuple[str, str]:
-        """The expert's (thought, action): the game's recorded expert actions, else the planner's."""
+        """The expert's (thought, action): the game's recorded expert actions, else a solver reading the game state."""
         from harness.envs.alfworld.expert import expert_reply
 
         return expert_reply(self, rng)

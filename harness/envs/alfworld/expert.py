@@ -1,4 +1,4 @@
-"""The ALFWorld expert: the game's recorded expert actions, else a planner's, each with a thought.
+"""The ALFWorld expert: the game's recorded expert actions, else a solver's, each with a thought.
 
 Action choice. Training games shipped with ``gt_traj.json`` replay its actions while the episode
 follows them and they fit the step budget. Otherwise (evaluation games, the official release, long

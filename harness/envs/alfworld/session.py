@@ -69,7 +69,7 @@ def _memoize_translation() -> None:
 
 
 class GameSession:
-    """A loaded game: reset it, step it, ask for its admissible commands or a plan."""
+    """A loaded game: reset it, step it, read its admissible commands and its true state."""
 
     def __init__(self, game_file: Path):
         try:
@@ -86,7 +86,7 @@ class GameSession:
         for info in self._env._entity_infos.values():
             info.name = names.demangle_alfred_name(info.id)
         self._state = None
-        # Release the library copy even when the session is dropped without close().
+        # Free the planner state even when the session is dropped without close().
         self._finalizer = weakref.finalize(self, _release, self._env.downward_lib)
 
     def reset(self) -> tuple[str, list[str]]:
