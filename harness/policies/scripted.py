@@ -35,7 +35,7 @@ class ExpertPolicy:
 
 
 class RandomPolicy:
-    """Uniformly random valid-looking actions: a search of instruction words, or any clickable."""
+    """Uniformly random valid-looking actions: a search of instruction words, or any available action."""
 
     name = "random"
 
@@ -46,11 +46,15 @@ class RandomPolicy:
             rng = episode_rng(v, "random")
             avail = v.env.available_actions()
             clicks = [c for c in avail.clickables if c != "search"]
-            if avail.has_search_bar or not clicks:
+            # WebShop wraps clickables as click[...]; ALFWorld and InterCodeSQL play them as whole commands.
+            fmt = getattr(v.env, "click_format", "click[{}]")
+            if fmt == "click[{}]" and (avail.has_search_bar or not clicks):
                 words = v.task.instruction.split()
                 action = f"search[{' '.join(rng.sample(words, min(len(words), rng.randint(1, 5))))}]"
+            elif clicks:
+                action = fmt.format(rng.choice(clicks))
             else:
-                action = f"click[{rng.choice(clicks)}]"
+                action = "look"
             out.append(format_react("I will try something.", action))
         return out
 
