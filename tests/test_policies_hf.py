@@ -36,13 +36,18 @@ def test_kv_cache_strategies_give_the_same_replies(tiny_model):
     tasks = make_env("webshop").task_ids("test")[:5]
     expert = run_episodes(lambda: make_env("webshop"), tasks, make_policy("expert"))
     prefixes = [[s.text for s in t.steps[:k]] for k, t in zip([0, 1, 2, 1, 0], expert, strict=True)]  # ragged lengths
-    replies = {}
-    for kv_cache, prefill_tokens in [("dynamic", None), ("static", None), ("growing", None), ("growing", 300)]:
-        policy = HFPolicy(str(tiny_model), device="cpu", kv_cache=kv_cache, prefill_tokens=prefill_tokens)
+    replies, reused = {}, {}
+    variants = [("dynamic", None, False), ("static", None, False), ("growing", None, False), ("growing", 300, True)]
+    for kv_cache, prefill_tokens, reuse in variants:
+        policy = HFPolicy(
+            str(tiny_model), device="cpu", kv_cache=kv_cache, prefill_tokens=prefill_tokens, reuse_prefix=reuse
+        )
         trajs = run_episodes(
             lambda: make_env("webshop"), tasks, policy, Sampling(max_new_tokens=10), prefixes=prefixes, max_steps=4
         )
-        replies[(kv_cache, prefill_tokens)] = [[s.text for s in t.steps] for t in trajs]
+        replies[kv_cache, prefill_tokens] = [[s.text for s in t.steps] for t in trajs]
+        reused[kv_cache, prefill_tokens] = policy.prefixes.reused_tokens if policy.prefixes else 0
+    assert reused["growing", 300] > 1000  # later steps started from the previous step's keys/values
     assert all(r == replies[("dynamic", None)] for r in replies.values())
 
 

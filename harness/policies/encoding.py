@@ -47,17 +47,47 @@ def encode_prompts(
     """
     if not episodes:
         return []
-    texts = tokenizer.apply_chat_template(
-        [v.messages for v in episodes], add_generation_prompt=True, tokenize=False
-    )
-    # The template already wrote BOS and every special token as text.
-    ids_batch = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    ids_batch = _tokenize_incrementally(tokenizer, episodes)
     out: list[Prompt | ContextOverflow] = []
     for ids in ids_batch:
         if len(ids) >= context:
             out.append(ContextOverflow(f"the prompt has {len(ids)} tokens; the model's context is {context}"))
         else:
             out.append(Prompt(ids=list(ids), budget=min(max_new_tokens, context - len(ids))))
+    return out
+
+
+def _tokenize_incrementally(tokenizer: Any, episodes: Sequence[EpisodeView]) -> list[list[int]]:
+    """Prompt ids of every episode, tokenizing only what was added since its previous step.
+
+    Each step appends turns to the history, so the rendered conversation grows at the end. The ids
+    of the previous rendering are kept in the episode's ``scratch``; the new text is tokenized
+    alone when it starts with a special token (the chat template's turn marker), where
+    tokenization cannot merge across the boundary. Otherwise the whole prompt is tokenized.
+    """
+    key = ("prompt_ids", id(tokenizer))
+    convs = [v.messages for v in episodes]
+    history = tokenizer.apply_chat_template(convs, add_generation_prompt=False, tokenize=False)
+    prompts = tokenizer.apply_chat_template(convs, add_generation_prompt=True, tokenize=False)
+    markers = tuple(tokenizer.all_special_tokens)
+    known: list[list[int]] = []
+    pieces: list[str] = []
+    for v, hist, full in zip(episodes, history, prompts, strict=True):
+        prev_text, prev_ids = v.scratch.get(key, ("", []))
+        header = full[len(hist) :]
+        new = hist[len(prev_text) :]
+        if not (full.startswith(hist) and hist.startswith(prev_text) and header.startswith(markers)):
+            prev_text, prev_ids, new, header = "", [], full, ""  # a template that rewrites history
+        elif prev_text and not new.startswith(markers):
+            prev_text, prev_ids, new = "", [], hist
+        known.append(prev_ids)
+        pieces.extend([new, header])
+    encoded = tokenizer(pieces, add_special_tokens=False, verbose=False)["input_ids"]
+    out = []
+    for i, (v, hist) in enumerate(zip(episodes, history, strict=True)):
+        ids = known[i] + list(encoded[2 * i])
+        v.scratch[key] = (hist, ids)
+        out.append(ids + list(encoded[2 * i + 1]))
     return out
 
 

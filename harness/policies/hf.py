@@ -30,6 +30,7 @@ class HFPolicy(TokenPolicy):
         kv_cache: str = "growing",
         prefill_tokens: int | None = -1,
         kv_cache_gib: float | None = None,
+        reuse_prefix: bool = True,
     ):
         """Load ``model`` (folder, Hub id or paper name) on ``device``; ``context`` overrides its length.
 
@@ -38,6 +39,8 @@ class HFPolicy(TokenPolicy):
         cache (default: 2048 on CPU, where big passes are slow; unlimited on GPU; ``None``: unlimited).
         ``batch_size`` / ``kv_cache_gib`` cap the rows of one generate call and the memory their KV
         cache may take (default: half the free GPU memory, 4 GiB on CPU); a bigger batch is split.
+        ``reuse_prefix``: keep each row's keys/values for the next step (``hf_prefix``; growing cache
+        only); call :meth:`clear_prefixes` after changing the model's weights in place.
         """
         from harness.models import context_length, load_model, load_tokenizer, model_provenance
 
@@ -54,6 +57,9 @@ class HFPolicy(TokenPolicy):
             prefill_tokens = 2048 if self.device.type == "cpu" else None
         self.prefill_tokens = prefill_tokens
         self.max_batch_tokens = _kv_token_budget(self.model, kv_cache_gib)
+        from harness.policies.hf_prefix import PrefixStore
+
+        self.prefixes = PrefixStore(self.max_batch_tokens) if reuse_prefix and kv_cache == "growing" else None
         self.eos_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
         self.stats = GenerationStats()
@@ -64,6 +70,7 @@ class HFPolicy(TokenPolicy):
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "context": self.context,
             "kv_cache": self.kv_cache,
+            "reuse_prefix": self.prefixes is not None,
         }
 
     def generate_tokens(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
@@ -110,42 +117,58 @@ class HFPolicy(TokenPolicy):
         procs = make_processors(
             seeds, sampling.temperature, sampling.top_p, budgets, width, self.eos_ids[0], self.device
         )
+        pasts = [self.prefixes.lookup(p.ids) for p in prompts] if self.prefixes is not None else None
         started = time.perf_counter()
-        out = self.run_model(input_ids, attention, config, procs)
+        out, cache = self.run_model(input_ids, attention, config, procs, pasts)
         self.stats.generate_seconds += time.perf_counter() - started
         self.stats.generate_calls += 1
         replies = []
+        steps = out.shape[1] - width
         for row, p in zip(out[:, width:].tolist(), prompts, strict=True):
             tokens, ended = cut_at_eos(row[: p.budget], self.eos_ids)
             replies.append(tokens)
             self.stats.generated_tokens += len(tokens) + int(ended)
+        if self.prefixes is not None and cache is not None:
+            # Every generated token but the last one was fed back, so its keys/values are cached.
+            self.prefixes.save(cache, width, [(p.ids, r[: steps - 1]) for p, r in zip(prompts, replies, strict=True)])
         self.stats.prompts += len(prompts)
         self.stats.prompt_tokens += sum(len(p.ids) for p in prompts)
         return replies
 
-    def run_model(self, input_ids: Any, attention_mask: Any, config: Any, processors: list[Any]) -> Any:
-        """The model's part of one batch: (chunked prefill into the growing cache, then) ``generate``."""
+    def run_model(
+        self, input_ids: Any, attention_mask: Any, config: Any, processors: list[Any], pasts: list[Any] | None = None
+    ) -> tuple[Any, Any]:
+        """The model's part of one batch: fill the growing cache (reusing ``pasts``), then ``generate``.
+
+        Returns the generated ids and the cache (``None`` when transformers built its own).
+        """
         import torch
         from transformers import LogitsProcessorList
 
-        extra = {}
+        cache = None
         if self.kv_cache == "growing":
             from harness.policies.hf_cache import growing_cache, prefill_in_chunks
 
             batch, width = input_ids.shape
             cache = growing_cache(self.model, width + config.max_new_tokens)
-            if cache is not None:
-                extra["past_key_values"] = cache
-                if self.prefill_tokens and batch * width > self.prefill_tokens and width > 1:
-                    prefill_in_chunks(self.model, cache, input_ids, attention_mask, self.prefill_tokens)
+            reuse = pasts is not None and any(p is not None for p in pasts)
+            chunked = self.prefill_tokens is not None and batch * width > self.prefill_tokens
+            if cache is not None and width > 1 and (reuse or chunked):
+                prefill_in_chunks(self.model, cache, input_ids, attention_mask, self.prefill_tokens, pasts)
         with torch.inference_mode():
-            return self.model.generate(
+            out = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 generation_config=config,
                 logits_processor=LogitsProcessorList(processors),
-                **extra,
+                **({"past_key_values": cache} if cache is not None else {}),
             )
+        return out, cache
+
+    def clear_prefixes(self) -> None:
+        """Forget the keys/values kept for reuse (needed after the weights change)."""
+        if self.prefixes is not None:
+            self.prefixes.clear()
 
     def pad_batch(self, rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
         """Left-pad token rows into (input_ids, attention_mask) tensors on the model's device."""

@@ -15,7 +15,18 @@ Numerics are those of the plain path (the greedy equality tests against vLLM hol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass
+class Past:
+    """Keys and values already computed for the first ``length`` tokens of one row, per layer."""
+
+    length: int
+    layers: list[tuple[Any, Any]]
+    """One (keys, values) pair per layer, each [heads, length, head_dim]."""
 
 
 def _layer_class() -> type:
@@ -29,21 +40,28 @@ def _layer_class() -> type:
             self.capacity = capacity
             self.length = 0
 
-        def allocate(self, like_keys: Any, like_values: Any, batch: int) -> None:
+        def allocate(self, batch: int, heads: int, k_dim: int, v_dim: int, dtype: Any, device: Any, zero: bool = True) -> None:
             import torch
 
-            _, heads, _, k_dim = like_keys.shape
-            # Zeros, not empty: padded positions are masked, but 0 * NaN garbage would still be NaN.
-            self.kbuf = torch.zeros((batch, heads, self.capacity, k_dim), dtype=like_keys.dtype, device=like_keys.device)
-            self.vbuf = torch.zeros(
-                (batch, heads, self.capacity, like_values.shape[-1]), dtype=like_values.dtype, device=like_values.device
+            # Padded positions are masked, but 0 * NaN garbage would still be NaN: callers that do not
+            # zero the buffers must zero every padding column themselves.
+            make = torch.zeros if zero else torch.empty
+            self.attach(
+                make((batch, heads, self.capacity, k_dim), dtype=dtype, device=device),
+                make((batch, heads, self.capacity, v_dim), dtype=dtype, device=device),
+                0,
             )
-            self.dtype, self.device = like_keys.dtype, like_keys.device
-            self.keys, self.values = self.kbuf[:, :, :0], self.vbuf[:, :, :0]
+
+        def attach(self, kbuf: Any, vbuf: Any, length: int) -> None:
+            """Use existing buffers (e.g. a view of some rows of a bigger cache) holding ``length`` tokens."""
+            self.kbuf, self.vbuf, self.capacity, self.length = kbuf, vbuf, kbuf.shape[2], length
+            self.dtype, self.device = kbuf.dtype, kbuf.device
+            self.keys, self.values = kbuf[:, :, :length], vbuf[:, :, :length]
             self.is_initialized = True
 
         def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
-            self.allocate(key_states, value_states, key_states.shape[0])
+            b, h, _, k_dim = key_states.shape
+            self.allocate(b, h, k_dim, value_states.shape[-1], key_states.dtype, key_states.device)
 
         def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
             if not self.is_initialized:
@@ -86,43 +104,72 @@ def position_ids(attention_mask: Any) -> Any:
     return pos.masked_fill(attention_mask == 0, 1)
 
 
-def prefill_in_chunks(model: Any, cache: Any, input_ids: Any, attention_mask: Any, max_tokens: int) -> None:
-    """Fill ``cache`` with every row's prompt except its last token, a few rows per forward pass.
+def prefill_in_chunks(
+    model: Any,
+    cache: Any,
+    input_ids: Any,
+    attention_mask: Any,
+    max_tokens: int | None,
+    pasts: Sequence[Past | None] | None = None,
+) -> None:
+    """Fill ``cache`` with every row's prompt except its last token; ``generate`` then continues.
 
-    Rows must be sorted by length, longest first (left padding). Each pass covers consecutive rows
-    whose (rows x longest prompt) stays within ``max_tokens``, and skips the columns that are
-    padding for all of them. ``generate`` then feeds the last tokens and continues.
+    Rows are left-padded and sorted longest first. ``pasts[i]`` holds the keys and values already
+    known for the first tokens of row i (from its previous step, see ``hf_prefix``): they are
+    copied, and only the columns after them are computed. The computation runs a few rows per
+    forward pass, each pass within ``max_tokens`` new tokens (``None``: all rows at once), and
+    skips the columns that are padding for all its rows.
     """
     import torch
 
     batch, width = input_ids.shape
-    lengths = attention_mask.sum(-1).tolist()
+    lengths = [int(n) for n in attention_mask.sum(-1).tolist()]
+    pasts = list(pasts) if pasts is not None else [None] * batch
+    reused = [0 if p is None else p.length for p in pasts]
+    first = width - max(n - r for n, r in zip(lengths, reused, strict=True))  # first column to compute
+    heads, k_dim, v_dim = kv_shape(model)
+    for big in cache.layers:
+        big.allocate(batch, heads, k_dim, v_dim, model.dtype, input_ids.device, zero=False)
+        for i, n in enumerate(lengths):  # only padding is ever read before it is written
+            big.kbuf[i, :, : width - n].zero_()
+            big.vbuf[i, :, : width - n].zero_()
+    for i, past in enumerate(pasts):
+        keep = lengths[i] - (width - first)  # this row's known tokens left of ``first``
+        if past is None or keep <= 0:
+            continue
+        for big, (k, v) in zip(cache.layers, past.layers, strict=True):
+            big.kbuf[i, :, width - lengths[i] : first] = k[:, :keep]
+            big.vbuf[i, :, width - lengths[i] : first] = v[:, :keep]
     start = 0
     while start < batch:
-        longest = int(lengths[start])
-        if longest <= 1:
-            break  # this row and the shorter ones after it have nothing before their last token
-        end = start + max(1, max_tokens // longest)
-        end = min(end, batch)
-        cols = slice(width - longest, width - 1)
-        mask = attention_mask[start:end, cols]
-        chunk = growing_cache(model, longest - 1)
-        assert chunk is not None  # the caller checked that this model has plain layers
-        with torch.inference_mode():
-            model(
-                input_ids=input_ids[start:end, cols],
-                attention_mask=mask,
-                position_ids=position_ids(mask),
-                past_key_values=chunk,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-        for big, small in zip(cache.layers, chunk.layers, strict=True):
-            if not big.is_initialized:
-                big.allocate(small.kbuf, small.vbuf, batch)
-            big.kbuf[start:end, :, cols] = small.kbuf
-            big.vbuf[start:end, :, cols] = small.vbuf
+        begin = width - lengths[start]  # columns before are padding for this row and the shorter ones after
+        compute_from = max(first, begin)
+        new = width - 1 - compute_from
+        end = batch if max_tokens is None else min(batch, start + max(1, max_tokens // max(new, 1)))
+        if new > 0:
+            # The pass writes straight into these rows of the big cache, attending over [begin, ...).
+            chunk = growing_cache(model, 0)
+            assert chunk is not None  # the caller checked that this model has plain layers
+            for big, small in zip(cache.layers, chunk.layers, strict=True):
+                small.attach(big.kbuf[start:end, :, begin : width - 1], big.vbuf[start:end, :, begin : width - 1], compute_from - begin)
+            mask = attention_mask[start:end, begin : width - 1]
+            with torch.inference_mode():
+                model(
+                    input_ids=input_ids[start:end, compute_from : width - 1],
+                    attention_mask=mask,
+                    position_ids=position_ids(mask)[:, compute_from - begin :],
+                    past_key_values=chunk,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
         start = end
     for big in cache.layers:
-        big.length = width - 1
-        big.keys, big.values = big.kbuf[:, :, : width - 1], big.vbuf[:, :, : width - 1]
+        big.attach(big.kbuf, big.vbuf, width - 1)
+
+
+def kv_shape(model: Any) -> tuple[int, int, int]:
+    """(key/value heads, key dim, value dim) of the model's attention layers."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return heads, head_dim, head_dim
