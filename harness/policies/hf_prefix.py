@@ -27,7 +27,7 @@ class PrefixStore:
 
     def __init__(self, max_tokens: int):
         self.max_tokens = max_tokens
-        self.entries: OrderedDict[int, tuple[list[int], list[tuple[Any, Any]]]] = OrderedDict()
+        self.entries: OrderedDict[int, tuple[Any, list[tuple[Any, Any]]]] = OrderedDict()  # (token array, kv)
         self.tokens = 0
         self._next = 0
         self.reused_tokens = 0
@@ -68,7 +68,7 @@ class PrefixStore:
             matrix = np.full((len(keys), width), -1, dtype=np.int64)  # -1 never equals a token id
             for row, k in enumerate(keys):
                 tokens = self.entries[k][0]
-                matrix[row, : len(tokens)] = tokens
+                matrix[row, : len(tokens)] = tokens  # numpy arrays: a copy in C per row
             self._matrix = (keys, matrix)
         keys, matrix = self._matrix
         m = min(len(ids), matrix.shape[1])
@@ -94,10 +94,16 @@ class PrefixStore:
             # Views, not copies: the entries of one call share its buffers, which live until every
             # entry is superseded (usually by the same episodes' next step).
             layers = [(layer.kbuf[i, :, cols], layer.vbuf[i, :, cols]) for layer in cache.layers]
-            self.entries[self._next] = ([*prompt, *fed], layers)
+            self.entries[self._next] = (_as_array([*prompt, *fed]), layers)
             self._next += 1
             self.tokens += n
         while self.tokens > self.max_tokens and self.entries:
             tokens, _ = self.entries.popitem(last=False)[1]
             self.tokens -= len(tokens)
         self._matrix = None
+
+
+def _as_array(tokens: list[int]) -> Any:
+    import numpy as np
+
+    return np.asarray(tokens, dtype=np.int64)
