@@ -130,18 +130,22 @@ def measure(policy: Any, backend: str, tasks: list[str], args: argparse.Namespac
         unhook(policy, backend, recorder)
         tokens = policy.stats.generated_tokens - before
         steps = sum(len(t.steps) for t in trajs)
-        return trajs, {
-            "episodes": len(trajs),
-            "steps": steps,
-            "generated_tokens": tokens,
-            "generate_calls": len(recorder.calls),
-            "wall_s": round(wall, 3),
-            "cpu_s": round(cpu, 3),
-            "generate_wall_s": round(recorder.seconds, 3),
-            "episodes_per_s": round(len(trajs) / wall, 4),
-            "generated_tokens_per_s": round(tokens / wall, 1),
-            "load_average_after": os.getloadavg(),
-        }, recorder
+        return (
+            trajs,
+            {
+                "episodes": len(trajs),
+                "steps": steps,
+                "generated_tokens": tokens,
+                "generate_calls": len(recorder.calls),
+                "wall_s": round(wall, 3),
+                "cpu_s": round(cpu, 3),
+                "generate_wall_s": round(recorder.seconds, 3),
+                "episodes_per_s": round(len(trajs) / wall, 4),
+                "generated_tokens_per_s": round(tokens / wall, 1),
+                "load_average_after": os.getloadavg(),
+            },
+            recorder,
+        )
 
     # Repeats interleave the three measurements; the fastest of each is kept (neighbours only add time).
     engine = one = raw = None
@@ -170,7 +174,10 @@ def measure(policy: Any, backend: str, tasks: list[str], args: argparse.Namespac
         _, plain, _ = section([[t] for t in tasks])
         policy.kv_cache, policy.prefixes, policy.prefill_tokens = saved
         print(f"one at a time, plain transformers generate: {plain}", flush=True)
-        extra = {"one_at_a_time_plain_generate": plain, "speedup_vs_plain_wall": round(plain["wall_s"] / engine["wall_s"], 2)}
+        extra = {
+            "one_at_a_time_plain_generate": plain,
+            "speedup_vs_plain_wall": round(plain["wall_s"] / engine["wall_s"], 2),
+        }
     return {
         "engine": engine,
         "one_at_a_time": one,
@@ -193,7 +200,7 @@ def replay(policy: Any, backend: str, recorder: Recorder) -> dict[str, Any]:
     fn = policy.run_model if backend == "hf" else recorder.fn
     wall = cpu = 0.0
     for call_args, call_kwargs in recorder.calls:
-        _, w, c = timed(lambda: fn(*call_args, **call_kwargs))
+        _, w, c = timed(lambda a=call_args, k=call_kwargs: fn(*a, **k))
         wall, cpu = wall + w, cpu + c
     return {"generate_calls": len(recorder.calls), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
 
@@ -206,7 +213,11 @@ def _count(items: Any) -> dict[str, int]:
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
     try:
         import torch
 
@@ -231,7 +242,9 @@ def versions() -> dict[str, str]:
 
 def git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -246,7 +259,9 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=1, help="repeat all three measurements; keep the fastest of each")
     p.add_argument("--plain-baseline", action="store_true", help="hf: also time one-at-a-time with plain generate()")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="backend option, e.g. cache=static")
+    p.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="backend option, e.g. cache=static"
+    )
     p.add_argument("--output", default=None)
     args = p.parse_args()
     if args.threads:
@@ -261,7 +276,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-model-") as scratch:
         model = args.model or str(init_model("tiny", "webshop", Path(scratch) / "tiny", seed=0, corpus_tasks=300))
         tasks = make_env("webshop").task_ids("test")[: args.episodes]
-        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         info = machine()
         policy = build_policy(args.backend, model, dict(kv.split("=", 1) for kv in args.option))
         result = measure(policy, args.backend, tasks, args)
@@ -270,7 +285,16 @@ def main() -> int:
         "started": started,
         "backend": args.backend,
         "model": args.model or "untrained tiny preset (seed 0, tokenizer from 300 WebShop expert episodes)",
-        "settings": {"plain_baseline": args.plain_baseline, "repeats": args.repeats, "options": args.option, "threads": args.threads, "episodes": args.episodes, "max_new_tokens": args.max_new_tokens, "max_steps": args.max_steps, "temperature": 0.0},
+        "settings": {
+            "plain_baseline": args.plain_baseline,
+            "repeats": args.repeats,
+            "options": args.option,
+            "threads": args.threads,
+            "episodes": args.episodes,
+            "max_new_tokens": args.max_new_tokens,
+            "max_steps": args.max_steps,
+            "temperature": 0.0,
+        },
         "machine": info,
         "versions": versions(),
         "git_commit": git_commit(),
@@ -285,7 +309,15 @@ def main() -> int:
     out = Path(args.output or REPO / "benchmarks" / "results" / f"rollout_engine-{args.backend}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("speedup_wall", "speedup_cpu", "overhead_vs_raw_wall", "identical_trajectories", "targets")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: report[k]
+                for k in ("speedup_wall", "speedup_cpu", "overhead_vs_raw_wall", "identical_trajectories", "targets")
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
     if hasattr(policy, "close"):
         policy.close()

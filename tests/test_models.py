@@ -80,7 +80,9 @@ def test_trl_sft_trains_on_assistant_tokens_only(tiny_model, tmp_path, conversat
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tok)
     sample = trainer.train_dataset[0]
     trained = [t for t, label in zip(sample["input_ids"], sample["labels"], strict=True) if label != -100]
-    assert tok.decode(trained) == conversation[1]["content"] + tok.eos_token + conversation[3]["content"] + tok.eos_token
+    assert (
+        tok.decode(trained) == conversation[1]["content"] + tok.eos_token + conversation[3]["content"] + tok.eos_token
+    )
     assert trainer.train().training_loss > 0
 
 
@@ -124,7 +126,10 @@ def test_model_init_cli(tmp_path, capsys):
     from harness.cli import main
 
     out = tmp_path / "m"
-    assert main(["model", "init", "--preset", "tiny", "--env", "webshop", "--output", str(out), "--corpus-tasks", "30"]) == 0
+    assert (
+        main(["model", "init", "--preset", "tiny", "--env", "webshop", "--output", str(out), "--corpus-tasks", "30"])
+        == 0
+    )
     assert (out / "model.safetensors").exists()
     assert f"--policy hf:{out}" in capsys.readouterr().out
     assert main(["model", "init", "--output", str(out)]) == 2

@@ -28,7 +28,9 @@ class FakeServer(BaseHTTPRequestHandler):
         if body["model"] != "tiny":
             return self._send(404, {"error": {"message": f"The model `{body['model']}` does not exist."}})
         turn = sum(m["role"] == "assistant" for m in body["messages"]) - 1  # minus the "OK" turn
-        reply = f"Thought: go.\nAction: search[{body['seed']}]" if turn == 0 else "Thought: done.\nAction: click[< prev]"
+        reply = (
+            f"Thought: go.\nAction: search[{body['seed']}]" if turn == 0 else "Thought: done.\nAction: click[< prev]"
+        )
         usage = {"prompt_tokens": len(text) // 4, "completion_tokens": 7}
         self._send(200, {"choices": [{"message": {"role": "assistant", "content": reply}}], "usage": usage})
 
@@ -71,7 +73,11 @@ def test_episodes_run_against_the_endpoint_with_per_episode_seeds(server_url, mo
     assert [t.stop_reason for t in trajs] == ["max_steps"] * 3
     first = FakeServer.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer sk-test"
-    assert (first["temperature"], first["max_tokens"], first["messages"][1]) == (0.7, 32, {"role": "assistant", "content": "OK"})
+    assert (first["temperature"], first["max_tokens"], first["messages"][1]) == (
+        0.7,
+        32,
+        {"role": "assistant", "content": "OK"},
+    )
     seeds = [t.steps[0].action for t in trajs]
     assert len(set(seeds)) == 3  # each episode its own seed...
     again = run_episodes(webshop, tasks[1:2], policy, Sampling(temperature=0.7, max_new_tokens=32), max_steps=2, seed=9)

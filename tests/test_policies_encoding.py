@@ -34,7 +34,9 @@ def test_each_step_tokenizes_only_the_new_turns_and_matches_full_tokenization(ti
         def act(self, episodes, sampling):
             before = tok.chars
             encoded = encode_prompts(tok, episodes, 4096, 10)
-            full = [tok.inner.apply_chat_template(v.messages, add_generation_prompt=True)["input_ids"] for v in episodes]
+            full = [
+                tok.inner.apply_chat_template(v.messages, add_generation_prompt=True)["input_ids"] for v in episodes
+            ]
             checks.append([e.ids for e in encoded] == full)
             ratios.append((tok.chars - before) / sum(len(tok.inner.decode(f)) for f in full))
             return self.expert.act(episodes, sampling)

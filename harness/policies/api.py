@@ -92,7 +92,8 @@ class OpenAIPolicy:
             raise RuntimeError(f"{payload} ({self.url}); is the server running? e.g. `vllm serve MODEL --port 8000`")
         if status != 200:
             raise RuntimeError(
-                f"{self.url} answered HTTP {status} for task {view.task.task_id} step {view.step_index}: {payload[:500]}"
+                f"{self.url} answered HTTP {status} for task {view.task.task_id} "
+                f"step {view.step_index}: {payload[:500]}"
             )
         data = json.loads(payload)
         usage = data.get("usage") or {}

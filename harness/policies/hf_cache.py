@@ -40,7 +40,9 @@ def _layer_class() -> type:
             self.capacity = capacity
             self.length = 0
 
-        def allocate(self, batch: int, heads: int, k_dim: int, v_dim: int, dtype: Any, device: Any, zero: bool = True) -> None:
+        def allocate(
+            self, batch: int, heads: int, k_dim: int, v_dim: int, dtype: Any, device: Any, zero: bool = True
+        ) -> None:
             import torch
 
             # Padded positions are masked, but 0 * NaN garbage would still be NaN: callers that do not
@@ -151,7 +153,11 @@ def prefill_in_chunks(
             chunk = growing_cache(model, 0)
             assert chunk is not None  # the caller checked that this model has plain layers
             for big, small in zip(cache.layers, chunk.layers, strict=True):
-                small.attach(big.kbuf[start:end, :, begin : width - 1], big.vbuf[start:end, :, begin : width - 1], compute_from - begin)
+                small.attach(
+                    big.kbuf[start:end, :, begin : width - 1],
+                    big.vbuf[start:end, :, begin : width - 1],
+                    compute_from - begin,
+                )
             mask = attention_mask[start:end, begin : width - 1]
             with torch.inference_mode():
                 model(

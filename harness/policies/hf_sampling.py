@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def make_processors(seeds: Sequence[int] | None, temperature: float, top_p: float, budgets: Sequence[int], prompt_width: int, eos_id: int, device: Any) -> list[Any]:
+def make_processors(
+    seeds: Sequence[int] | None,
+    temperature: float,
+    top_p: float,
+    budgets: Sequence[int],
+    prompt_width: int,
+    eos_id: int,
+    device: Any,
+) -> list[Any]:
     """The processors for one ``generate`` call: per-row token budgets, then seeded sampling if T > 0."""
     procs: list[Any] = []
     if min(budgets) < max(budgets):

@@ -127,7 +127,6 @@ class VLLMPolicy(TokenPolicy):
         self.stats.prompt_tokens += sum(len(p.ids) for p in prompts)
         return replies
 
-
     def close(self) -> None:
         """Stop vLLM's engine processes now (otherwise they stop when the interpreter exits)."""
         engine = getattr(getattr(self, "llm", None), "llm_engine", None)

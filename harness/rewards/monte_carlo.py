@@ -117,7 +117,10 @@ def score_steps(
         )
         for (i, *_), rollout in zip(chunk, done, strict=True):
             samples.setdefault(i, []).append(rollout.final_reward)
-    scores = [fixed[i] if i in fixed else StepScore(sum(samples[i]) / n_rollouts, tuple(samples[i]), False) for i in range(len(targets))]
+    scores = [
+        fixed[i] if i in fixed else StepScore(sum(samples[i]) / n_rollouts, tuple(samples[i]), False)
+        for i in range(len(targets))
+    ]
     return scores, len(jobs)
 
 
