@@ -38,7 +38,7 @@ class HFPolicy(TokenPolicy):
         ``dynamic`` / ``static``. ``prefill_tokens``: prompt tokens per prefill pass with the growing
         cache (default: 2048 on CPU, where big passes are slow; unlimited on GPU; ``None``: unlimited).
         ``batch_size`` / ``kv_cache_gib`` cap the rows of one generate call and the memory their KV
-        cache may take (default: half the free GPU memory, 4 GiB on CPU); a bigger batch is split.
+        cache may take (default: a third of the free GPU memory, 4 GiB on CPU); a bigger batch is split.
         ``reuse_prefix``: keep each row's keys/values for the next step (``hf_prefix``; growing cache
         only); call :meth:`clear_prefixes` after changing the model's weights in place.
         """
@@ -184,7 +184,7 @@ class HFPolicy(TokenPolicy):
 
 
 def _kv_token_budget(model: Any, gib: float | None) -> int:
-    """How many (row x position) KV entries fit in ``gib`` GiB (default: half the free GPU memory, 4 on CPU)."""
+    """How many (row x position) KV entries fit in ``gib`` GiB (default: a third of the free GPU memory, 4 on CPU)."""
     import torch
 
     config = model.config
@@ -196,7 +196,7 @@ def _kv_token_budget(model: Any, gib: float | None) -> int:
     if gib is None:
         if model.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(model.device)
-            budget = free // 2
+            budget = free // 3  # a batch cache, plus the previous step's kept for prefix reuse
         else:
             budget = 4 << 30
     else:
