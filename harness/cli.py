@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="run a policy on a split and score it")
     ev.add_argument("--env", default="webshop")
-    ev.add_argument("--policy", required=True, help="expert | random")
+    ev.add_argument("--policy", required=True, help="expert | random | hf:PATH | vllm:PATH | openai:URL#MODEL")
     ev.add_argument("--split", default="test")
     ev.add_argument("--limit", type=int, default=None, help="evaluate the first N tasks of the split")
     ev.add_argument("--seed", type=int, default=0, help="episode seed (policy sampling)")
