@@ -136,3 +136,27 @@ def test_model_init_cli(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
     assert main(["model", "init", "--preset", "huge", "--output", str(tmp_path / "x")]) == 2
     assert "Known: micro, small, tiny" in capsys.readouterr().err
+
+
+def test_cpu_sft_loss_equals_trl_fused_loss(tiny_model, tmp_path, conversation):
+    """The CPU trainer swaps TRL's tiled loss kernel for the model's own: the loss must not change."""
+    pytest.importorskip("trl")
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from harness.training.sft import make_sft_trainer_class
+
+    tok = load_tokenizer(str(tiny_model))
+    rows = [{"messages": conversation[:4]}, {"messages": conversation}]
+    config = SFTConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, assistant_only_loss=True, max_length=512,
+                       use_cpu=True, bf16=False, report_to=[], save_strategy="no", disable_tqdm=True)  # fmt: skip
+    losses = []
+    for cls in (SFTTrainer, make_sft_trainer_class()):
+        trainer = cls(model=load_model(str(tiny_model), device="cpu"), args=config, train_dataset=Dataset.from_list(rows),
+                      processing_class=tok)  # fmt: skip
+        batch = next(iter(trainer.get_train_dataloader()))
+        with torch.no_grad():
+            losses.append(trainer.compute_loss(trainer.model, dict(batch)).item())
+    assert losses[0] > 0
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
