@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -80,18 +81,16 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     from harness.recipes import load_recipe
 
+    from harness.pipeline.recipe_run import describe, run_recipe
+
     recipe = load_recipe(args.recipe, args.preset, args.set)
-    runners = _method_runners()
-    if recipe.method not in runners:
-        raise UserError(f"recipe '{recipe.name}' uses method '{recipe.method}', which has no pipeline yet; known: {', '.join(runners)}")
-    describe, run = runners[recipe.method]
     if args.dry_run:
         plan = describe(recipe)
         print(json.dumps(plan["config"], indent=2))
         print(f"\nrecipe {plan['recipe']} (preset {plan['preset'] or 'none'}), config hash {plan['config_hash']}")
         print("stages: " + " -> ".join(plan["stages"]))
         return 0
-    result = run(recipe, runs_dir=args.runs_dir, run_id=args.run_id)
+    result = run_recipe(recipe, runs_dir=args.runs_dir, run_id=args.run_id)
     print(f"run folder: {result.root}")
     report = result.root / "report" / "report.md"
     if report.exists():
@@ -99,10 +98,21 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _method_runners() -> dict:
-    from harness.pipeline import ipr
+def _compare(args: argparse.Namespace) -> int:
+    import json
 
-    return {"ipr": (ipr.describe, ipr.run_ipr)}
+    from harness.evaluation.compare import compare, format_markdown, plot
+
+    data = compare(args.runs)
+    print(format_markdown(data))
+    if args.output:
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "comparison.json").write_text(json.dumps(data, indent=2) + "\n")
+        (out / "comparison.md").write_text(format_markdown(data) + "\n")
+        plot(data, out / "comparison.png")
+        print(f"\nwrote comparison.json, comparison.md and comparison.png to {out}")
+    return 0
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -189,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--run-id", default=None, help="default: <preset>-seed<seed>-<config hash>")
     rep.add_argument("--dry-run", action="store_true", help="print the resolved recipe, its hash and the stage plan")
     rep.set_defaults(func=_reproduce)
+
+    cp = sub.add_parser("compare", help="compare recipe runs (every method, SFT included) on the same test tasks, with intervals")
+    cp.add_argument("runs", nargs="+", help="run folders, runs/<recipe>/<run_id>")
+    cp.add_argument("--output", default=None, help="also write comparison.json/.md/.png here")
+    cp.set_defaults(func=_compare)
 
     sm = sub.add_parser("submit", help="verify a result folder by replay and add it to the leaderboard")
     sm.add_argument("result_dir", help="a `harness eval --output` folder or a recipe's runs/<recipe>/<run>/eval_* folder")

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.pairs.ipr import IPRPairConfig
+from harness.training.discriminator import DiscriminatorSettings
+from harness.training.policy_gradient import PolicyGradientSettings
 from harness.training.sft import SFTSettings
 from harness.types import content_hash
 
@@ -86,6 +88,39 @@ class TrainSection:
     max_length: int = 4096
     reference: str = "sft"
     """``sft`` (IPR: pi_ref = pi_0 in every iteration) or ``previous`` (the last iteration's policy)."""
+    beta_after_first: float | None = None
+    """beta from iteration 2 on (ETO: 0.5 after round 1's 0.1); None = ``beta`` throughout."""
+    learning_rate_after_first: float | None = None
+    """Learning rate from iteration 2 on (ETO: 5e-7 after round 1's 1e-6); None = ``learning_rate``."""
+
+
+@dataclass
+class InspectSection:
+    """StepAgent's inspection: the agent's own action sampled at every expert prefix."""
+
+    temperature: float = 1.0
+    max_new_tokens: int = 512
+    batch_size: int = 64
+    samples: int = 1
+    """Actions sampled per expert prefix."""
+    drop_equal: bool = True
+    """Drop samples whose action equals the expert's (no contrast)."""
+
+
+@dataclass
+class RFTSection:
+    """Rejection-sampling fine-tuning: SFT on expert data plus the agent's own successful episodes."""
+
+    samples: int = 1
+    """Episodes sampled per task and iteration."""
+    temperature: float = 1.0
+    max_new_tokens: int = 512
+    batch_size: int = 64
+    success_threshold: float = 1.0
+    """An agent episode is kept when its final reward is at least this (1.0 = WebShop's exact match)."""
+    start_from: str = "base"
+    """``base``: SFT again from the initial model on expert + kept episodes (as for stage 0);
+    ``policy``: continue from the current policy."""
 
 
 @dataclass
@@ -104,6 +139,10 @@ class Recipe:
     pairs: IPRPairConfig = field(default_factory=IPRPairConfig)
     train: TrainSection = field(default_factory=TrainSection)
     evaluate: GenerationSection = field(default_factory=GenerationSection)
+    inspect: InspectSection = field(default_factory=InspectSection)
+    rft: RFTSection = field(default_factory=RFTSection)
+    discriminator: DiscriminatorSettings = field(default_factory=DiscriminatorSettings)
+    policy_gradient: PolicyGradientSettings = field(default_factory=PolicyGradientSettings)
     preset: str = ""
     accelerate_config: str | None = None
     """For multi-GPU presets: an accelerate/DeepSpeed config shipped with the recipes."""
@@ -224,17 +263,32 @@ def list_recipes() -> list[str]:
     return sorted(x.stem for x in folder.glob("*.yaml"))
 
 
-def load_recipe(name_or_path: str, preset: str | None = None, overrides: list[str] | None = None) -> Recipe:
-    """Resolve a recipe: base + preset + ``--set`` overrides, validated."""
+def read_recipe_file(path: Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The raw mapping of a recipe file, with ``extends: <recipe>`` resolved: the parent's mapping
+    (presets included) deep-merged with this file's. Baselines extend ``ipr-webshop`` so that the
+    data, SFT and evaluation settings of every compared method are the same by construction."""
     import yaml
 
-    path = recipe_path(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe must be a mapping")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise RecipeError(f"{path}: 'extends' must name one recipe, got {parent!r}")
+    if str(path) in seen:
+        raise RecipeError(f"{path}: 'extends' loops back to itself via {' -> '.join(seen)}")
+    return deep_merge(read_recipe_file(recipe_path(parent), (*seen, str(path))), raw)
+
+
+def load_recipe(name_or_path: str, preset: str | None = None, overrides: list[str] | None = None) -> Recipe:
+    """Resolve a recipe: base (with its ``extends`` parent) + preset + ``--set`` overrides, validated."""
+    path = recipe_path(name_or_path)
+    raw = read_recipe_file(path)
     presets = raw.pop("presets", {}) or {}
     default = raw.pop("default_preset", None)
     chosen = preset or default
@@ -245,4 +299,20 @@ def load_recipe(name_or_path: str, preset: str | None = None, overrides: list[st
         merged = deep_merge(raw, presets[chosen] or {})
     merged = deep_merge(merged, parse_set(overrides or []))
     merged["preset"] = chosen or ""
-    return build(Recipe, merged, str(path))
+    recipe = build(Recipe, merged, str(path))
+    check_method(recipe, str(path))
+    return recipe
+
+
+def check_method(recipe: Recipe, where: str) -> None:
+    """Method-level rules a type check cannot see: a known method, and choices it understands."""
+    from harness.pipeline.methods import METHODS
+
+    if recipe.method not in METHODS:
+        raise RecipeError(f"{where}: unknown method '{recipe.method}'. Known: {', '.join(METHODS)}")
+    if recipe.method == "sft" and recipe.iterations:
+        raise RecipeError(f"{where}: method 'sft' is stage 0 alone: set 'iterations: 0' (got {recipe.iterations})")
+    if recipe.train.reference not in ("sft", "previous"):
+        raise RecipeError(f"{where}: 'train.reference' must be 'sft' or 'previous', got '{recipe.train.reference}'")
+    if recipe.rft.start_from not in ("base", "policy"):
+        raise RecipeError(f"{where}: 'rft.start_from' must be 'base' or 'policy', got '{recipe.rft.start_from}'")

@@ -9,47 +9,9 @@ import pytest
 from harness.cli import main
 from harness.pipeline import stages
 from harness.pipeline.runner import read_jsonl
+from miniature import mini_args, mini_catalog, run_dir, stage_folder  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
-
-
-def mini_args(catalog, runs) -> list[str]:
-    sets = {
-        "env.kwargs": json.dumps({"data": str(catalog), "nouns": "heuristic"}),
-        "model.init_preset": "micro",
-        "model.corpus_tasks": 40,
-        "data.train_tasks": 20,
-        "iterations": 1,
-        "sft.epochs": 1,
-        "sft.batch_size": 8,
-        "sft.per_device_batch_size": 8,
-        "estimate.n": 2,
-        "explore.max_new_tokens": 16,
-        "evaluate.max_new_tokens": 16,
-        "train.batch_size": 4,
-        "train.per_device_batch_size": 4,
-        "train.epochs": 1,
-        "data.explore_tasks": 3,
-        "data.valid_tasks": 4,
-        "data.test_tasks": 4,
-    }
-    args = ["reproduce", "ipr-webshop", "--runs-dir", str(runs)]
-    for k, v in sets.items():
-        args += ["--set", f"{k}={v}"]
-    return args
-
-
-@pytest.fixture
-def mini_catalog(tmp_path_factory):
-    """A catalog with a train split: 1,520 goals so that goals 1500+ are train tasks."""
-    from harness.envs.webshop.generator import write_catalog
-
-    return write_catalog(tmp_path_factory.mktemp("ipr") / "cat", n_products=80, n_goals=1520, seed=3)
-
-
-def run_dir(runs):
-    (recipe_dir,) = (runs / "ipr-webshop").iterdir()
-    return recipe_dir
 
 
 def test_ipr_pipeline_runs_publishes_and_resumes(tmp_path, mini_catalog, monkeypatch, capsys):
@@ -61,9 +23,9 @@ def test_ipr_pipeline_runs_publishes_and_resumes(tmp_path, mini_catalog, monkeyp
     a = run_dir(tmp_path / "a")
     for stage in ("model", "expert", "sft", "eval_sft_test", "iter1/explore", "iter1/estimate", "iter1/pairs",
                   "iter1/train", "iter1/eval_valid", "select", "eval_best_test", "report"):  # fmt: skip
-        assert (a / stage / "manifest.json").exists(), stage
+        assert (stage_folder(a, stage) / "manifest.json").exists(), stage
     explored = read_jsonl(a / "iter1" / "explore" / "explored.jsonl")
-    experts = read_jsonl(a / "expert" / "trajectories.jsonl")
+    experts = read_jsonl(stage_folder(a, "expert") / "trajectories.jsonl")
     assert len(experts) == 20 and all(e["final_reward"] == 1.0 for e in experts)
     # every prefix j = 0..n-1 of the 3 explored expert trajectories
     by_task = {e["task_id"]: len(e["steps"]) for e in experts}
@@ -94,8 +56,8 @@ def test_ipr_pipeline_runs_publishes_and_resumes(tmp_path, mini_catalog, monkeyp
     assert "[model] complete, skipped" in capsys.readouterr().out
     assert read_jsonl(b / "iter1" / "pairs" / "pairs.jsonl") == pairs
     for stage in ("eval_sft_test", "eval_best_test"):
-        ra = json.loads((a / stage / "results.json").read_text())
-        rb = json.loads((b / stage / "results.json").read_text())
+        ra = json.loads((stage_folder(a, stage) / "results.json").read_text())
+        rb = json.loads((stage_folder(b, stage) / "results.json").read_text())
         assert ra["per_task"] == rb["per_task"] and ra["metrics"] == rb["metrics"]
 
 

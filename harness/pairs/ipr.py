@@ -58,24 +58,26 @@ class PairStats:
     missing_rewards: int = 0
 
 
-def _continuation(traj: Trajectory, start: int, single_action: bool) -> tuple[dict[str, str], ...]:
+def continuation(traj: Trajectory, start: int, single_action: bool) -> tuple[dict[str, str], ...]:
+    """The turns of ``traj`` from its action a_{start+1} on (only that action when ``single_action``)."""
     msgs = build_messages(traj.env_id, traj.initial_observation, traj.steps)
     body = msgs[3 + 2 * start : -1]  # from action a_{start+1}, dropping the final observation
     return tuple(body[:1] if single_action else body)
 
 
-def _prompt(expert: Trajectory, j: int) -> tuple[dict[str, str], ...]:
+def prompt_at(expert: Trajectory, j: int) -> tuple[dict[str, str], ...]:
+    """The chat history of ``expert`` after its first ``j`` actions (ends with an observation turn)."""
     msgs = build_messages(expert.env_id, expert.initial_observation, expert.steps)
     return tuple(msgs[: 3 + 2 * j])
 
 
 def _pair(expert: Trajectory, agent: Trajectory, j: int, expert_wins: bool, level: str,
           rewards: tuple[float, float], single: bool) -> Pair:  # fmt: skip
-    exp_c, agent_c = _continuation(expert, j, single), _continuation(agent, j, single)
+    exp_c, agent_c = continuation(expert, j, single), continuation(agent, j, single)
     chosen, rejected = (exp_c, agent_c) if expert_wins else (agent_c, exp_c)
     exp_r, agent_r = rewards
     return Pair(
-        prompt=_prompt(expert, j),
+        prompt=prompt_at(expert, j),
         chosen=chosen,
         rejected=rejected,
         level=level,  # type: ignore[arg-type]

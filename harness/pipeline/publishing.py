@@ -1,6 +1,8 @@
 """Publishing a stage's rows as a versioned dataset (local registry by default, the Hub on request).
 
-Each recipe run publishes to ``<repo_prefix>/<recipe>`` (e.g. ``harness/ipr-webshop``): configs are
+Each recipe run publishes to ``<repo_prefix>/<recipe>`` (e.g. ``harness/ipr-webshop``); shared
+stage-0 data (the expert trajectories, used by every method) goes to ``<repo_prefix>/<env>-stage0``
+tagged by the stage's key. Configs are
 artifact types (``expert_trajectories``, ``explored_trajectories``, ``step_rewards``, ``pairs``),
 splits name the stage (``train``, ``iter1``...), and each publish is tagged with the run id and
 stage, so others can download exactly these pairs by revision.
@@ -35,11 +37,13 @@ def _rows_for(config: str, rows: list[dict[str, Any]], expert_ids: dict[str, str
 
 
 def publish_rows(
-    run: Run, stage_folder: Path, config: str, split: str, rows: list[dict[str, Any]], expert_ids: dict[str, str] | None = None
-) -> dict[str, Any]:
+    run: Run, stage_folder: Path, config: str, split: str, rows: list[dict[str, Any]], expert_ids: dict[str, str] | None = None,
+    shared: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """Write ``rows`` as ``config/split`` in ``stage_folder/dataset`` and publish it with a data card.
 
-    ``expert_ids`` maps task id -> expert trajectory id (needed for explored trajectories)."""
+    ``expert_ids`` maps task id -> expert trajectory id (needed for explored trajectories);
+    ``shared``: the stage is a shared stage-0 stage (published under the environment, not the recipe)."""
     from harness.data.folder import write_split
     from harness.data.registry import make_registry
 
@@ -54,8 +58,8 @@ def publish_rows(
         "command": f"harness reproduce {recipe.name} --preset {recipe.preset}",
     }
     entry = write_split(folder, config, split, _rows_for(config, rows, expert_ids), provenance)
-    repo = f"{recipe.data.repo_prefix}/{recipe.name}"
-    tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{run.run_id}-{stage_folder.name}-{config}-{split}")
+    repo = f"{recipe.data.repo_prefix}/{recipe.env.id}-stage0" if shared else f"{recipe.data.repo_prefix}/{recipe.name}"
+    tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{stage_folder.name}-{config}-{split}" if shared else f"{run.run_id}-{stage_folder.name}-{config}-{split}")
     registry = make_registry(recipe.data.registry)
     out = {"repo": repo, "tag": tag, "content_hash": entry["content_hash"], "rows": entry["num_rows"]}
     existing = _already_published(registry, repo, tag, f"{config}/{split}")

@@ -1,61 +1,89 @@
-"""IPR end to end (METHODS.md): SFT, then K iterations of explore -> estimate -> pairs -> train.
+"""Every recipe end to end: the skeleton shared by all methods, with the method's stages in the middle.
 
 Stages (each a folder under ``runs/<recipe>/<run_id>/`` with a manifest; complete stages are
 skipped on a re-run, long ones resume from their last finished chunk):
 
   model, expert, sft, eval_sft_valid, eval_sft_test,
-  iter<i>/explore, iter<i>/estimate, iter<i>/pairs, iter<i>/train, iter<i>/eval_valid   (i = 1..K)
+  iter<i>/<the method's stages>, iter<i>/eval_valid     (i = 1..K; none for the SFT baseline)
   select (best iteration on validation, never test), eval_best_test, report
+
+The method (``recipe.method``) only decides what happens inside an iteration; see
+:mod:`harness.pipeline.methods`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 from typing import Any
 
 from harness.pipeline import stages
+from harness.pipeline.methods import get_method
 from harness.pipeline.runner import Run
 from harness.recipes import Recipe
 
 
 def plan(recipe: Recipe) -> list[str]:
     """The ordered stage names this recipe will run."""
+    method = get_method(recipe.method)
     names = ["model", "expert", "sft", "eval_sft_valid", "eval_sft_test"]
     for i in range(1, recipe.iterations + 1):
-        names += [f"iter{i}/explore", f"iter{i}/estimate", f"iter{i}/pairs", f"iter{i}/train", f"iter{i}/eval_valid"]
-    return names + ["select", "eval_best_test", "report"]
+        names += [f"iter{i}/{s}" for s in method.stages(recipe)] + [f"iter{i}/eval_valid"]
+    if recipe.iterations:
+        names += ["select", "eval_best_test"]
+    return names + ["report"]
+
+
+def stage0_keys(recipe: Recipe) -> dict[str, str]:
+    """The keys of the shared stage-0 stages: hashes of exactly the settings each depends on (plus the
+    format version), so methods that agree on them share one model, expert set, SFT model and SFT score."""
+    from harness.types import content_hash
+
+    r, d = recipe, recipe.data
+    base = {"v": 1, "seed": r.seed, "env": dataclasses.asdict(r.env)}
+    publishing = {"registry": d.registry, "publish": d.publish, "repo_prefix": d.repo_prefix}
+    model = {**base, "model": dataclasses.asdict(r.model)}
+    expert = {**base, "train_tasks": d.train_tasks, **publishing}
+    sft = {**model, **expert, "sft": dataclasses.asdict(r.sft)}
+    evaluation = {**sft, "evaluate": dataclasses.asdict(r.evaluate)}
+    return {
+        "model": content_hash(model),
+        "expert": content_hash(expert),
+        "sft": content_hash(sft),
+        "eval_sft_valid": content_hash({**evaluation, "valid_tasks": d.valid_tasks}),
+        "eval_sft_test": content_hash({**evaluation, "test_tasks": d.test_tasks}),
+    }
 
 
 def explore_subset(expert_ids: list[str], recipe: Recipe, iteration: int) -> list[str]:
-    """The expert trajectories explored in ``iteration``: all, or a seeded sample per iteration."""
+    """The expert tasks a method works on in ``iteration``: all, or a seeded sample per iteration."""
     k = recipe.data.explore_tasks
     if k is None or k >= len(expert_ids):
         return list(expert_ids)
     return sorted(random.Random(f"explore:{recipe.seed}:{iteration}").sample(expert_ids, k), key=expert_ids.index)
 
 
-def run_ipr(recipe: Recipe, runs_dir: str | Path = "runs", run_id: str | None = None) -> Run:
-    """Run (or resume) the IPR pipeline of ``recipe``; return the run."""
+def run_recipe(recipe: Recipe, runs_dir: str | Path = "runs", run_id: str | None = None) -> Run:
+    """Run (or resume) ``recipe`` with its method's pipeline; return the run."""
+    method = get_method(recipe.method)
     run = Run(recipe, runs_dir, run_id)
     ctx = stages.Context(run)
-    model = run.stage("model", ctx.init_model)["path"]
-    run.stage("expert", ctx.expert_trajectories)
-    sft = run.stage("sft", lambda d: ctx.sft(d, model))["path"]
-    run.stage("eval_sft_valid", lambda d: ctx.evaluate(d, sft, "valid", "SFT"))
-    run.stage("eval_sft_test", lambda d: ctx.evaluate(d, sft, "test", "SFT"))
+    keys = stage0_keys(recipe)
+    model = run.stage("model", ctx.init_model, keys["model"])["path"]
+    run.stage("expert", ctx.expert_trajectories, keys["expert"])
+    sft = run.stage("sft", lambda d: ctx.sft(d, model), keys["sft"])["path"]
+    run.stage("eval_sft_valid", lambda d: ctx.evaluate(d, sft, "valid", "SFT"), keys["eval_sft_valid"])
+    run.stage("eval_sft_test", lambda d: ctx.evaluate(d, sft, "test", "SFT"), keys["eval_sft_test"])
     policy = sft
-    experts = ctx.load_experts()
+    expert_ids = [t.task_id for t in ctx.load_experts()]
     for i in range(1, recipe.iterations + 1):
-        chosen = explore_subset([t.task_id for t in experts], recipe, i)
-        run.stage(f"iter{i}/explore", lambda d, p=policy, c=chosen: ctx.explore(d, p, c))
-        run.stage(f"iter{i}/estimate", lambda d, i=i: ctx.estimate(d, sft, i))
-        run.stage(f"iter{i}/pairs", lambda d, i=i: ctx.pairs(d, i))
-        reference = sft if recipe.train.reference == "sft" else policy
-        policy = run.stage(f"iter{i}/train", lambda d, i=i, p=policy, r=reference: ctx.train(d, p, r, i))["path"]
-        run.stage(f"iter{i}/eval_valid", lambda d, p=policy, i=i: ctx.evaluate(d, p, "valid", f"IPR iteration {i}"))
-    best = run.stage("select", ctx.select_best)
-    run.stage("eval_best_test", lambda d: ctx.evaluate(d, best["path"], "test", f"IPR (iteration {best['iteration']})"))
+        chosen = explore_subset(expert_ids, recipe, i)
+        policy = method.iteration(ctx, i, policy, sft, chosen)
+        run.stage(f"iter{i}/eval_valid", lambda d, p=policy, i=i: ctx.evaluate(d, p, "valid", f"{method.label} iteration {i}"))
+    if recipe.iterations:
+        best = run.stage("select", ctx.select_best)
+        run.stage("eval_best_test", lambda d: ctx.evaluate(d, best["path"], "test", f"{method.label} (iteration {best['iteration']})"))
     run.stage("report", ctx.report)
     return run
 

@@ -43,13 +43,13 @@ class Context:
         return ids[:limit] if limit is not None else ids
 
     def policy(self, path: str):
-        """The transformers policy of the model at ``path``, labelled by its path inside the run
-        (so trajectories do not depend on where the run folder lives)."""
+        """The transformers policy of the model at ``path``, labelled by its path inside the runs folder
+        (so trajectories do not depend on where the runs folder lives)."""
         from harness.policies import make_policy
 
         policy = make_policy(f"hf:{path}")
         try:
-            policy.name = f"hf:{Path(path).resolve().relative_to(self.run.root.resolve())}"
+            policy.name = f"hf:{Path(path).resolve().relative_to(self.run.runs_dir.resolve())}"
         except ValueError:  # a base model outside the run keeps its own name
             pass
         return policy
@@ -67,7 +67,8 @@ class Context:
         from harness.pipeline.publishing import publish_rows
 
         expert_ids = {t.task_id: t.id for t in self.load_experts()} if config == "explored_trajectories" else None
-        return publish_rows(self.run, folder, config, split, rows, expert_ids)
+        shared = self.run.runs_dir.resolve() / "_shared" in folder.resolve().parents
+        return publish_rows(self.run, folder, config, split, rows, expert_ids, shared=shared)
 
     # --- stages --------------------------------------------------------------------------------
     def init_model(self, d: Path) -> dict[str, Any]:
@@ -96,14 +97,15 @@ class Context:
 
     def load_experts(self) -> list[Trajectory]:
         """The expert trajectories of this run."""
-        return _trajs(self.run.root / "expert" / "trajectories.jsonl")
+        return _trajs(self.run.folder("expert") / "trajectories.jsonl")
 
-    def sft(self, d: Path, model: str) -> dict[str, Any]:
-        """SFT on the expert conversations (assistant tokens only)."""
+    def sft(self, d: Path, model: str, trajectories: list[Trajectory] | None = None) -> dict[str, Any]:
+        """SFT (assistant tokens only) on the conversations of ``trajectories`` (default: the experts)."""
         from harness.prompting import build_messages
         from harness.training.sft import train_sft
 
-        convs = [build_messages(t.env_id, t.initial_observation, t.steps)[:-1] for t in self.load_experts()]
+        trajs = self.load_experts() if trajectories is None else trajectories
+        convs = [build_messages(t.env_id, t.initial_observation, t.steps)[:-1] for t in trajs]
         settings = replace(self.recipe.sft, seed=self.recipe.seed)
         return {"path": str(train_sft(model, convs, d, settings)), "conversations": len(convs)}
 
@@ -128,19 +130,25 @@ class Context:
         write_jsonl_atomic(d / "step_rewards.jsonl", rows)
         return _rewards(d / "step_rewards.jsonl")
 
-    def explore(self, d: Path, policy_path: str, chosen: list[str]) -> dict[str, Any]:
-        """Greedy exploration along every expert prefix j = 0..n-1 of the chosen expert trajectories."""
+    def explore(self, d: Path, policy_path: str, chosen: list[str], all_prefixes: bool = True,
+                section=None, samples: int = 1) -> dict[str, Any]:  # fmt: skip
+        """Episodes of the policy on the chosen expert tasks: from every expert prefix j = 0..n-1
+        (IPR's step-wise exploration) or only from the start (j = 0: ETO, RFT), ``samples`` per start
+        with seeds seed+k. Sampling comes from ``section`` (default: the recipe's ``explore``)."""
         from harness.rollout import run_episodes
 
         experts = {t.task_id: t for t in self.load_experts()}
-        episodes = [(tid, j) for tid in chosen for j in range(len(experts[tid].steps))]
+        starts = [(tid, j) for tid in chosen for j in (range(len(experts[tid].steps)) if all_prefixes else [0])]
+        episodes = [(tid, j, k) for tid, j in starts for k in range(samples)]
         policy = self.policy(policy_path)
+        section = section or self.recipe.explore
 
         def work(part):
-            prefixes = [[s.text for s in experts[tid].steps[:j]] for tid, j in part]
-            trajs = run_episodes(self.make_env, [tid for tid, _ in part], policy, self.sampling(self.recipe.explore),
-                                 seed=self.recipe.seed, max_steps=self.recipe.env.max_steps, prefixes=prefixes)  # fmt: skip
-            return [replace(t, prefix_steps=j).to_dict() for t, (_, j) in zip(trajs, part, strict=True)]
+            prefixes = [[s.text for s in experts[tid].steps[:j]] for tid, j, _ in part]
+            trajs = run_episodes(self.make_env, [tid for tid, _, _ in part], policy, self.sampling(section),
+                                 seeds=[self.recipe.seed + k for _, _, k in part], max_steps=self.recipe.env.max_steps,
+                                 prefixes=prefixes)  # fmt: skip
+            return [replace(t, prefix_steps=j).to_dict() for t, (_, j, _) in zip(trajs, part, strict=True)]
 
         rows = run_chunked(d / "chunks", episodes, EPISODE_CHUNK, work)
         write_jsonl_atomic(d / "explored.jsonl", rows)
@@ -148,6 +156,32 @@ class Context:
         full = [r for r in rows if r["prefix_steps"] == 0]
         return {"episodes": len(rows), "experts": len(chosen),
                 "agent_full_episode_reward": sum(r["final_reward"] for r in full) / max(len(full), 1), "published": published}  # fmt: skip
+
+    def inspect(self, d: Path, policy_path: str, chosen: list[str]) -> dict[str, Any]:
+        """StepAgent's inspection: at every expert prefix j = 0..n-1 the policy samples its own next
+        action (``recipe.inspect``: temperature, samples per prefix); nothing is rolled out after it."""
+        from harness.rollout import run_episodes
+
+        experts = {t.task_id: t for t in self.load_experts()}
+        cfg = self.recipe.inspect
+        episodes = [(tid, j, k) for tid in chosen for j in range(len(experts[tid].steps)) for k in range(cfg.samples)]
+        policy = self.policy(policy_path)
+
+        def work(part):
+            prefixes = [[s.text for s in experts[tid].steps[:j]] for tid, j, _ in part]
+            trajs = []
+            for budget in sorted({j + 1 for _, j, _ in part}):  # one agent action after j replayed ones
+                idx = [n for n, (_, j, _) in enumerate(part) if j + 1 == budget]
+                got = run_episodes(self.make_env, [part[n][0] for n in idx], policy, self.sampling(cfg),
+                                   seeds=[self.recipe.seed + part[n][2] for n in idx], max_steps=budget,
+                                   prefixes=[prefixes[n] for n in idx])  # fmt: skip
+                trajs += [(n, replace(t, prefix_steps=part[n][1]).to_dict()) for n, t in zip(idx, got, strict=True)]
+            return [t for _, t in sorted(trajs, key=lambda x: x[0])]
+
+        rows = run_chunked(d / "chunks", episodes, EPISODE_CHUNK, work)
+        write_jsonl_atomic(d / "inspected.jsonl", rows)
+        published = self.publish(d, "explored_trajectories", "inspect", rows)
+        return {"samples": len(rows), "experts": len(chosen), "published": published}
 
     def cached_rewards(self, before: int) -> dict[tuple[str, int], StepReward]:
         """Step rewards estimated in iterations 1..before-1 (the scorer is fixed, so they stay valid)."""
@@ -182,23 +216,32 @@ class Context:
         from harness.pairs.ipr import build_ipr_pairs
 
         explored = _trajs(self.run.root / f"iter{i}" / "explore" / "explored.jsonl")
-        rewards = self.cached_rewards(i + 1)
+        rewards = self.cached_rewards(i + 1) if self.recipe.pairs.step_pairs else {}
         pairs, stats = build_ipr_pairs(self.load_experts(), explored, rewards, self.recipe.pairs)
         rows = [p.to_dict() for p in pairs]
         write_jsonl_atomic(d / "pairs.jsonl", rows)
         published = self.publish(d, "pairs", f"iter{i}", rows)
         return {"n": len(rows), "stats": asdict(stats), "published": published}
 
-    def train(self, d: Path, policy_path: str, reference_path: str, i: int) -> dict[str, Any]:
-        """The mixture-loss update of the current policy on this iteration's pairs."""
+    def train(self, d: Path, policy_path: str, reference_path: str, i: int, pairs_stage: str = "pairs") -> dict[str, Any]:
+        """The preference update of the current policy on this iteration's pairs (IPR: the mixture loss;
+        plain DPO when ``train.nll`` is ``none``)."""
         from harness.training.preference_stage import train_preference
 
-        rows = read_jsonl(self.run.root / f"iter{i}" / "pairs" / "pairs.jsonl")
+        rows = read_jsonl(self.run.root / f"iter{i}" / pairs_stage / "pairs.jsonl")
         if not rows:
             self.log(f"[iter{i}/train] no pairs: the policy is carried over unchanged")
             return {"path": policy_path, "pairs": 0, "trained": False}
-        out = train_preference(policy_path, reference_path, rows, d, self.recipe.train, seed=self.recipe.seed)
+        out = train_preference(policy_path, reference_path, rows, d, self.train_settings(i), seed=self.recipe.seed)
         return {"path": str(out["path"]), "pairs": len(rows), "trained": True, "dropped_too_long": out["dropped_too_long"]}
+
+    def train_settings(self, i: int):
+        """The recipe's ``train`` section for iteration ``i`` (ETO: other beta and lr after round 1)."""
+        t = self.recipe.train
+        if i == 1:
+            return t
+        return replace(t, beta=t.beta if t.beta_after_first is None else t.beta_after_first,
+                       learning_rate=t.learning_rate if t.learning_rate_after_first is None else t.learning_rate_after_first)  # fmt: skip
 
     def evaluate(self, d: Path, model: str, split: str, label: str) -> dict[str, Any]:
         """Evaluate ``model`` greedily on ``split`` (limited as the recipe says) with full provenance."""

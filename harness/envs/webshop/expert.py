@@ -96,7 +96,7 @@ def expert_reply(env: WebShopEnv, rng: random.Random) -> tuple[str, str]:
         best = achievable_reward(env, target)
         for p in pages.page_products(s):
             if achievable_reward(env, p) >= best - 1e-9:
-                return _say(rng, "open", asin=p.asin), f"click[{p.asin.lower()}]"
+                return _say(rng, "open", asin=p.asin), f"click[{p.asin}]"  # as shown on the page (as in the ReAct/ETO data)
         if s.page < MAX_RESULT_PAGES and len(s.results) > s.page * pages.PRODUCTS_PER_PAGE and steps_left > 4:
             return _say(rng, "next"), f"click[{pages.NEXT_PAGE}]"
         return _say(rng, "research"), f"search[{target.name.lower()}]"

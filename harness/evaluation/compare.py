@@ -1,0 +1,125 @@
+"""``harness compare RUN_DIR...``: every method of several recipe runs on the same test tasks, with intervals.
+
+Each run's report manifest names its test results (SFT and the method's chosen iteration). Results
+are comparable only when they share the environment version and the exact test task ids; anything
+else is refused with the difference named. Besides each method's mean and 95% bootstrap interval,
+the table gives the paired difference to SFT: mean over tasks of (r_method - r_SFT) with a
+bootstrap interval over tasks (pairing removes the between-task variance).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class CompareError(ValueError):
+    """Runs that cannot be compared; the message says why and what to do."""
+
+
+@dataclass
+class Row:
+    label: str
+    run: str
+    results: dict[str, Any]
+
+
+def _load_run(run_dir: Path) -> list[Row]:
+    manifest = run_dir / "report" / "manifest.json"
+    if not manifest.exists():
+        raise CompareError(f"{run_dir}: no finished report (expected {manifest}); finish the run with `harness reproduce` first")
+    report = json.loads(manifest.read_text())
+    if "test_results" not in report:
+        raise CompareError(f"{run_dir}: its report predates `harness compare`; re-run its report stage (delete {run_dir / 'report'})")
+    rows = []
+    for label, folder in report["test_results"].items():
+        rows.append(Row(label, str(run_dir), json.loads((Path(folder) / "results.json").read_text())))
+    return rows
+
+
+def load_rows(run_dirs: list[str | Path]) -> list[Row]:
+    """One row per distinct result (an SFT model shared by several runs is listed once), checked comparable."""
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for d in run_dirs:
+        for row in _load_run(Path(d)):
+            key = json.dumps(row.results["per_task"], sort_keys=True) + row.label + row.results["policy"]
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
+    if not rows:
+        raise CompareError("no runs given")
+    first = rows[0].results
+    for row in rows[1:]:
+        r = row.results
+        if r["env_version"] != first["env_version"]:
+            raise CompareError(f"{row.run} ({row.label}) ran {r['env_version']}, {rows[0].run} ran {first['env_version']}: different environments")
+        if sorted(r["per_task"]) != sorted(first["per_task"]):
+            raise CompareError(
+                f"{row.run} ({row.label}) was tested on {len(r['per_task'])} tasks, {rows[0].run} on {len(first['per_task'])} "
+                "other ones: give the runs the same data.test_tasks and env settings"
+            )
+    return rows
+
+
+def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
+    """The comparison table as data: per method its metrics and the paired difference to SFT."""
+    from harness.evaluation.metrics import mean_with_ci
+
+    rows = load_rows(run_dirs)
+    sft = next((r for r in rows if r.label == "SFT"), None)
+    tasks = sorted(rows[0].results["per_task"])
+    table = []
+    for row in rows:
+        m = row.results["metrics"]
+        entry = {"method": row.label, "run": row.run, "policy": row.results["policy"],
+                 **{k: m[k] for k in ("avg_reward", "success_rate", "avg_steps") if k in m}}  # fmt: skip
+        if sft is not None and row is not sft:
+            diffs = [row.results["per_task"][t] - sft.results["per_task"][t] for t in tasks]
+            d = mean_with_ci(diffs)
+            entry["vs_sft"] = {"value": d.value, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n}
+        table.append(entry)
+    return {"env_version": rows[0].results["env_version"], "tasks": len(tasks), "rows": table}
+
+
+def _cell(m: dict[str, Any]) -> str:
+    return f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+
+
+def format_markdown(data: dict[str, Any]) -> str:
+    """The comparison as a markdown table."""
+    lines = [
+        f"{data['tasks']} test tasks, environment {data['env_version']}; 95% bootstrap intervals over tasks.",
+        "",
+        "| method | avg reward | success rate | avg steps | vs SFT (paired) | run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        vs = _cell(r["vs_sft"]) if "vs_sft" in r else "-"
+        lines.append(f"| {r['method']} | {_cell(r['avg_reward'])} | {_cell(r['success_rate'])} | {r['avg_steps']['value']:.2f} | {vs} | {r['run']} |")
+    return "\n".join(lines)
+
+
+def plot(data: dict[str, Any], path: str | Path) -> Path:
+    """A bar chart of average reward per method with 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = data["rows"]
+    vals = [r["avg_reward"]["value"] for r in rows]
+    err = [[v - r["avg_reward"]["ci_low"] for v, r in zip(vals, rows)], [r["avg_reward"]["ci_high"] - v for v, r in zip(vals, rows)]]
+    fig, ax = plt.subplots(figsize=(1.3 * len(rows) + 2, 3.4))
+    ax.bar(range(len(rows)), vals, yerr=err, capsize=4)
+    ax.set_xticks(range(len(rows)), [r["method"] for r in rows], rotation=20, ha="right")
+    ax.set_ylabel("test avg reward (95% CI)")
+    ax.set_title(f"{data['tasks']} test tasks")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

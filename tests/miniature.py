@@ -1,0 +1,59 @@
+"""Miniature recipe runs shared by the pipeline tests: a generated catalog and shrunken settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def mini_args(catalog, runs, recipe: str = "ipr-webshop", extra: dict | None = None) -> list[str]:
+    """`harness reproduce RECIPE` arguments shrunk to seconds: a micro model, 20 expert tasks, 1 iteration."""
+    sets = {
+        "env.kwargs": json.dumps({"data": str(catalog), "nouns": "heuristic"}),
+        "model.init_preset": "micro",
+        "model.corpus_tasks": 40,
+        "data.train_tasks": 20,
+        "iterations": 1,
+        "sft.epochs": 1,
+        "sft.batch_size": 8,
+        "sft.per_device_batch_size": 8,
+        "estimate.n": 2,
+        "explore.max_new_tokens": 16,
+        "evaluate.max_new_tokens": 16,
+        "train.batch_size": 4,
+        "train.per_device_batch_size": 4,
+        "train.epochs": 1,
+        "data.explore_tasks": 3,
+        "data.valid_tasks": 4,
+        "data.test_tasks": 4,
+    }
+    sets.update(extra or {})
+    args = ["reproduce", recipe, "--runs-dir", str(runs)]
+    for k, v in sets.items():
+        args += ["--set", f"{k}={v}"]
+    return args
+
+
+@pytest.fixture
+def mini_catalog(tmp_path_factory):
+    """A catalog with a train split: 1,520 goals so that goals 1500+ are train tasks."""
+    from harness.envs.webshop.generator import write_catalog
+
+    return write_catalog(tmp_path_factory.mktemp("ipr") / "cat", n_products=80, n_goals=1520, seed=3)
+
+
+def run_dir(runs, recipe="ipr-webshop"):
+    (recipe_dir,) = (runs / recipe).iterdir()
+    return recipe_dir
+
+
+STAGE0 = ("model", "expert", "sft", "eval_sft_valid", "eval_sft_test")
+
+
+def stage_folder(run, stage):
+    """A stage's folder: stage 0 is shared between recipes under runs/_shared/<stage>-<key>."""
+    if stage in STAGE0:
+        (folder,) = (run.parent.parent / "_shared").glob(f"{stage}-*")
+        return folder
+    return run / stage
