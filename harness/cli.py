@@ -79,9 +79,8 @@ def _model_init(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     import json
 
-    from harness.recipes import load_recipe
-
     from harness.pipeline.recipe_run import describe, run_recipe
+    from harness.recipes import load_recipe
 
     recipe = load_recipe(args.recipe, args.preset, args.set)
     if args.dry_run:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from miniature import mini_args, mini_catalog, run_dir, stage_folder  # noqa: F401 (fixture)
 
 from harness.cli import main
 from harness.pipeline.runner import read_jsonl
 from harness.types import Trajectory
-from miniature import mini_args, mini_catalog, run_dir, stage_folder  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 

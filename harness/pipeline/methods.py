@@ -33,7 +33,7 @@ class Method:
     name: str
     label: str
     """How results of this method are named in reports and tables."""
-    stages: Callable[["Recipe"], list[str]]
+    stages: Callable[[Recipe], list[str]]
     iteration: Iteration
 
 

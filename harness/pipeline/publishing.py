@@ -20,7 +20,13 @@ TRAJECTORY_CONFIGS = ("expert_trajectories", "explored_trajectories")
 
 
 def _rows_for(config: str, rows: list[dict[str, Any]], expert_ids: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    from harness.data.rows import pair_from_row, pair_to_row, step_reward_from_row, step_reward_to_row, trajectory_to_row
+    from harness.data.rows import (
+        pair_from_row,
+        pair_to_row,
+        step_reward_from_row,
+        step_reward_to_row,
+        trajectory_to_row,
+    )
     from harness.types import Trajectory
 
     if config == "explored_trajectories":

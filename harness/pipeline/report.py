@@ -134,7 +134,7 @@ def write_report(run: Run, d: Path) -> dict[str, Any]:
             "",
             "| iteration | " + " | ".join(method.stages(r)) + " | validation avg reward |",
             "|---|" + "---|" * len(method.stages(r)) + "---|",
-            f"| SFT | " + " | ".join("-" for _ in method.stages(r)) + f" | {_metric(run.manifest('eval_sft_valid'))} |",
+            "| SFT | " + " | ".join("-" for _ in method.stages(r)) + f" | {_metric(run.manifest('eval_sft_valid'))} |",
         ]
         for i in iters:
             cells = [_stage_summary(s, run.manifest(f"iter{i}/{s}")) for s in method.stages(r)]

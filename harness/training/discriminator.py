@@ -16,13 +16,11 @@ The reward is unbounded on both sides: positive where the action looks like the 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.training.sft import cpu_safe_kwargs, latest_checkpoint
+from harness.training.sft import cpu_safe_kwargs, latest_checkpoint, save_model_atomically
 
 REWARD_CONVENTION = "logit: D(s,a)=sigmoid(f)=P(expert|s,a), label 1=expert; r(s,a)=log D-log(1-D)=f(s,a)"
 META_FILE = "discriminator.json"  # saved beside the weights: max_length and the convention
@@ -193,14 +191,8 @@ def train_discriminator(
     result = trainer.train(resume_from_checkpoint=resumed_from)
     logits = _logits(trainer.model, tokenizer.pad_token_id, seqs, per_device)
     correct = sum((f > 0) == (ex["label"] == 1) for f, ex in zip(logits, examples))
-    final, tmp = out / "model", out / "model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
     meta = {"max_length": settings.max_length, "reward_convention": REWARD_CONVENTION}
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    final = save_model_atomically(trainer, tokenizer, out, {META_FILE: json.dumps(meta, indent=2) + "\n"})
     return {
         "path": final,
         "train_loss": float(result.training_loss),

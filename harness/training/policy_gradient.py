@@ -21,14 +21,12 @@ at ``reference_path``, frozen.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.training.sft import cpu_safe_kwargs, latest_checkpoint
+from harness.training.sft import cpu_safe_kwargs, latest_checkpoint, save_model_atomically
 
 RewardFn = Callable[[list[list[dict[str, str]]], list[str]], list[float]]
 
@@ -172,12 +170,7 @@ def train_policy_gradient(
         raise RuntimeError(f"TRL loaded the reference from {ref_name!r}, not {reference_path!r}; use trl 1.16")
     resumed_from = latest_checkpoint(ckpt_dir)
     trainer.train(resume_from_checkpoint=resumed_from)
-    final, tmp = out / "model", out / "model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    final = save_model_atomically(trainer, tokenizer, out)
     logs = [e for e in trainer.state.log_history if "reward" in e]
     return {
         "path": final,

@@ -105,7 +105,7 @@ def make_ipr_trainer_class():
             kwargs.setdefault("data_collator", MaskedPreferenceCollator(tok.pad_token_id, config.max_length))
             super().__init__(*args, **kwargs)
 
-        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):  # noqa: D401 - TRL hook
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             cols = [c for c in dataset.column_names if c not in ("prompt", "chosen", "rejected")]
 
             def tok(ex):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from harness.training.sft import cpu_safe_kwargs, latest_checkpoint
+from harness.training.sft import cpu_safe_kwargs, latest_checkpoint, save_model_atomically
 
 
 def train_preference(
@@ -51,10 +49,5 @@ def train_preference(
     if len(trainer.train_dataset) == 0:
         raise ValueError(f"every one of the {len(rows)} pairs is longer than train.max_length={settings.max_length}")
     trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))
-    final, tmp = out / "model", out / "model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    final = save_model_atomically(trainer, tokenizer, out)
     return {"path": final, "dropped_too_long": trainer.dropped_too_long, "pairs_used": len(trainer.train_dataset)}

@@ -33,6 +33,23 @@ def latest_checkpoint(folder: str | Path) -> str | None:
     return str(ckpts[-1]) if ckpts else None
 
 
+def save_model_atomically(trainer: Any, tokenizer: Any, out: Path, extra_files: dict[str, str] | None = None) -> Path:
+    """Save the trained model and tokenizer (plus ``extra_files``: name -> text) to ``out/model``,
+    via ``out/model.tmp`` and a rename, so a kill never leaves a half-written model behind."""
+    import os
+    import shutil
+
+    final, tmp = out / "model", out / "model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    for name, text in (extra_files or {}).items():
+        (tmp / name).write_text(text)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
 def cpu_safe_kwargs() -> dict[str, Any]:
     """Trainer settings that are right on this machine: bf16 only on a GPU (CPU bf16 is ~7x slower)."""
     import torch
@@ -69,9 +86,6 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     Checkpoints go to ``output/checkpoints`` every ``save_steps`` and a re-run resumes from the
     newest one; the finished model is written last, atomically.
     """
-    import os
-    import shutil
-
     from datasets import Dataset
     from trl import SFTConfig
 
@@ -109,11 +123,4 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     dataset = Dataset.from_list([{"messages": c} for c in conversations])
     trainer = make_sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))
-    final = out / "model"
-    tmp = out / "model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    return final
+    return save_model_atomically(trainer, tokenizer, out)
