@@ -48,6 +48,11 @@ class ModelSection:
 
 @dataclass
 class DataSection:
+    train_split: str = "train"
+    """The environment's split the expert data comes from."""
+    valid_split: str = "valid"
+    """The split iterations are selected on (ALFWorld has none: ``seen``, IPR's dev set)."""
+    test_split: str = "test"
     train_tasks: int | None = None
     """Train tasks used for expert SFT data (None = the whole split)."""
     explore_tasks: int | None = None

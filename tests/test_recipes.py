@@ -9,7 +9,8 @@ import pytest
 from harness.pipeline.recipe_run import plan, stage0_keys
 from harness.recipes import RecipeError, list_recipes, load_recipe
 
-METHOD_RECIPES = ["sft-webshop", "rft-webshop", "eto-webshop", "ipr-webshop", "stepagent-implicit-webshop", "stepagent-inverse-webshop"]
+METHOD_RECIPES = ["sft-webshop", "rft-webshop", "eto-webshop", "ipr-webshop", "stepagent-implicit-webshop", "stepagent-inverse-webshop",
+                  "ipr-alfworld", "ipr-intercode-sql"]
 
 
 @pytest.mark.parametrize("name", METHOD_RECIPES)

@@ -44,15 +44,15 @@ def stage0_keys(recipe: Recipe) -> dict[str, str]:
     base = {"v": 1, "seed": r.seed, "env": dataclasses.asdict(r.env)}
     publishing = {"registry": d.registry, "publish": d.publish, "repo_prefix": d.repo_prefix}
     model = {**base, "model": dataclasses.asdict(r.model)}
-    expert = {**base, "train_tasks": d.train_tasks, **publishing}
+    expert = {**base, "train_split": d.train_split, "train_tasks": d.train_tasks, **publishing}
     sft = {**model, **expert, "sft": dataclasses.asdict(r.sft)}
     evaluation = {**sft, "evaluate": dataclasses.asdict(r.evaluate)}
     return {
         "model": content_hash(model),
         "expert": content_hash(expert),
         "sft": content_hash(sft),
-        "eval_sft_valid": content_hash({**evaluation, "valid_tasks": d.valid_tasks}),
-        "eval_sft_test": content_hash({**evaluation, "test_tasks": d.test_tasks}),
+        "eval_sft_valid": content_hash({**evaluation, "valid_split": d.valid_split, "valid_tasks": d.valid_tasks}),
+        "eval_sft_test": content_hash({**evaluation, "test_split": d.test_split, "test_tasks": d.test_tasks}),
     }
 
 

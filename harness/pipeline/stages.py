@@ -86,7 +86,7 @@ class Context:
         from harness.policies.scripted import ExpertPolicy
         from harness.rollout import run_episodes
 
-        ids = self.task_ids("train", self.recipe.data.train_tasks)
+        ids = self.task_ids(self.recipe.data.train_split, self.recipe.data.train_tasks)
         trajs = run_episodes(self.make_env, ids, ExpertPolicy(), seed=self.recipe.seed, max_steps=self.recipe.env.max_steps)
         kept = [t for t in trajs if t.success]
         write_jsonl_atomic(d / "trajectories.jsonl", [t.to_dict() for t in kept])
@@ -242,10 +242,13 @@ class Context:
                        learning_rate=t.learning_rate if t.learning_rate_after_first is None else t.learning_rate_after_first)  # fmt: skip
 
     def evaluate(self, d: Path, model: str, split: str, label: str) -> dict[str, Any]:
-        """Evaluate ``model`` greedily on ``split`` (limited as the recipe says) with full provenance."""
+        """Evaluate ``model`` greedily on the recipe's ``valid`` or ``test`` split (``data.valid_split`` /
+        ``data.test_split``, limited as the recipe says) with full provenance."""
         from harness.evaluation.evaluator import EvalConfig, evaluate
 
-        limit = self.recipe.data.valid_tasks if split == "valid" else self.recipe.data.test_tasks
+        data = self.recipe.data
+        limit = data.valid_tasks if split == "valid" else data.test_tasks
+        split = data.valid_split if split == "valid" else data.test_split
         cfg = EvalConfig(env=self.recipe.env.id, env_kwargs=self.recipe.env.kwargs, policy=f"hf:{model}", split=split,
                          limit=limit, seed=self.recipe.seed, temperature=self.recipe.evaluate.temperature,
                          max_new_tokens=self.recipe.evaluate.max_new_tokens, output=str(d), progress=False)  # fmt: skip

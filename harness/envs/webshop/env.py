@@ -92,6 +92,11 @@ class WebShopEnv:
         self.steps_taken = 0
         self.done = False
 
+    def vocabulary_entities(self) -> list[str]:
+        """Identifiers an agent copies verbatim from observations into actions: the product ASINs, as
+        pages show them. Tokenizers built from scratch hold each as one token (see ``harness.models``)."""
+        return sorted(self.world.catalog.by_asin)
+
     # --- tasks ---------------------------------------------------------------------------------
     def task_ids(self, split: str) -> list[str]:
         """Goal indices of ``split`` as strings (``train``, ``valid`` or ``test``)."""
