@@ -160,3 +160,20 @@ def test_cpu_sft_loss_equals_trl_fused_loss(tiny_model, tmp_path, conversation):
             losses.append(trainer.compute_loss(trainer.model, dict(batch)).item())
     assert losses[0] > 0
     assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+
+
+def test_catalog_asins_are_whole_tokens_and_round_trip(tiny_model):
+    """A from-scratch tokenizer holds each product ASIN as one token, only where it is a whole word."""
+    from harness.envs import make_env
+
+    env = make_env("webshop")
+    asins = env.vocabulary_entities()
+    tok = load_tokenizer(str(tiny_model))
+    manifest = json.loads((tiny_model / "harness_model.json").read_text())
+    assert manifest["entity_tokens"]["n"] == len(asins) > 100
+    for asin in asins[:5]:
+        for text in (f"Action: click[{asin}]", f"[SEP] {asin} [SEP] Some Product"):
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+            assert tok.convert_tokens_to_ids(asin) in ids and tok.decode(ids) == text
+        longer = tok(f"{asin}X", add_special_tokens=False)["input_ids"]
+        assert tok.convert_tokens_to_ids(asin) not in longer  # not matched inside a longer word
