@@ -22,10 +22,22 @@ import time
 from pathlib import Path
 
 
+def stage0_manifests(run: Path) -> list[Path]:
+    """The manifests of the run's shared stage-0 stages (``runs/_shared/<stage>-<key>``)."""
+    from harness.pipeline.recipe_run import stage0_keys
+    from harness.recipes import Recipe, build
+
+    resolved = json.loads((run / "recipe.resolved.json").read_text())["recipe"]
+    keys = stage0_keys(build(Recipe, resolved, str(run)))
+    shared = run.parent.parent / "_shared"
+    return [shared / f"{name}-{key[:16]}" / "manifest.json" for name, key in keys.items()]
+
+
 def collect(run: Path) -> list[dict]:
-    """One row per finished stage, in execution order (by manifest modification time)."""
+    """One row per finished stage (shared stage 0 included), in execution order (by manifest time)."""
     rows = []
-    for m in sorted(run.rglob("manifest.json"), key=lambda p: p.stat().st_mtime):
+    found = [m for m in stage0_manifests(run) if m.exists()] + list(run.rglob("manifest.json"))
+    for m in sorted(found, key=lambda p: p.stat().st_mtime):
         if m.parent.name == "dataset":
             continue
         data = json.loads(m.read_text())
@@ -56,7 +68,7 @@ def main() -> int:
     for r in rows:
         print(f"{r['stage']:<22} {r['seconds']:>9.1f} {r['peak_rss_mib'] or 0:>13.0f}")
     print(f"{'total':<22} {total:>9.1f}")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     out = Path(args.output or f"benchmarks/results/reproduce_{args.recipe}_{args.preset}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({

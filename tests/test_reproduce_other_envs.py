@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from miniature import run_dir, stage_folder
 
 from harness.cli import main
 from harness.envs.shared_data import DataNotFoundError
 from harness.pipeline.runner import read_jsonl
-from miniature import run_dir, stage_folder
 
 pytestmark = pytest.mark.slow
 
