@@ -46,13 +46,28 @@ def _data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env_args(items: list[str]) -> dict:
+    """``["engine=mariadb", "max_steps=20"]`` -> keyword arguments (values parsed as YAML scalars)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--env-arg '{item}': expected KEY=VALUE, e.g. --env-arg engine=mariadb")
+        out[key.strip()] = yaml.safe_load(raw)
+    return out
+
+
 def _eval(args: argparse.Namespace) -> int:
     from harness.evaluation.evaluator import EvalConfig, evaluate
 
     env_kwargs = {"data": args.data, "seed": args.env_seed, "nouns": args.nouns, "split_scheme": args.split_scheme}
+    env_kwargs = {k: v for k, v in env_kwargs.items() if v is not None}
+    env_kwargs.update(_env_args(args.env_arg))
     config = EvalConfig(
         env=args.env,
-        env_kwargs={k: v for k, v in env_kwargs.items() if v is not None},
+        env_kwargs=env_kwargs,
         policy=args.policy,
         split=args.split,
         limit=args.limit,
@@ -177,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--env-seed", type=int, default=None, help="seed of the environment's price draws")
     ev.add_argument("--nouns", default=None, help="noun extractor for the type reward: auto | heuristic | spacy:MODEL")
     ev.add_argument("--split-scheme", default=None, help="webshop (paper: 0-499 test) | ipr (IPR's released ids)")
+    ev.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
+                    help="any other environment option, e.g. --env-arg engine=mariadb (InterCodeSQL)")  # fmt: skip
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_eval)
 

@@ -77,6 +77,7 @@ def test_an_edited_trajectory_no_longer_matches_its_id(tmp_path, small_catalog):
         (["--policy", "expert", "--split", "dev"], "unknown WebShop split 'dev'"),
         (["--policy", "expert", "--limit", "0"], "--limit must be a positive"),
         (["--policy", "expert", "--data", "/does/not/exist"], "does not exist"),
+        (["--policy", "expert", "--env-arg", "engine"], "expected KEY=VALUE"),
     ],
 )
 def test_bad_arguments_get_a_clear_error(small_catalog, capsys, args, message):
@@ -85,6 +86,13 @@ def test_bad_arguments_get_a_clear_error(small_catalog, capsys, args, message):
     assert main(["eval", "--no-progress", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_env_arg_reaches_the_environment(tmp_path, small_catalog):
+    """--env-arg KEY=VALUE passes any environment option (here the step budget) and is recorded."""
+    results, trajs = run_eval(tmp_path, small_catalog, "random", limit=6, extra=["--env-arg", "max_steps=2"])
+    assert results["provenance"]["env_kwargs"]["max_steps"] == 2
+    assert all(len(t.steps) <= 2 for t in trajs)
 
 
 def test_bootstrap_interval_brackets_the_mean():
