@@ -60,7 +60,7 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("micro", 1024, 32, 64, 1, 2, 4096, "~40k parameters: pipeline tests in seconds (learns little)"),
-        Preset("tiny", 4096, 128, 512, 2, 2, 4096, "~1.6M parameters: tests and CPU pipelines in minutes"),
+        Preset("tiny", 4096, 128, 512, 2, 2, 4096, "~2M parameters (WebShop: 4k BPE + 2k ASIN tokens): tests and CPU pipelines in minutes"),
         Preset("small", 8192, 256, 1024, 4, 4, 4096, "~8M parameters: CPU runs that learn WebShop's format"),
     )
 }

@@ -45,7 +45,7 @@ def small_world(small_catalog):
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory):
-    """An untrained ~1M-parameter Llama built offline (tokenizer trained on 200 WebShop expert episodes)."""
+    """An untrained ~2M-parameter Llama built offline (tokenizer trained on 200 WebShop expert episodes)."""
     from harness.models import init_model
 
     return init_model("tiny", "webshop", tmp_path_factory.mktemp("models") / "tiny", corpus_tasks=200)

@@ -25,7 +25,7 @@ def test_init_writes_a_small_safetensors_llama_with_a_manifest(tiny_model):
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
     manifest = json.loads((tiny_model / "harness_model.json").read_text())
     assert manifest["preset"]["name"] == "tiny" and manifest["env_id"] == "webshop"
-    assert 0.5e6 < manifest["parameters"] < 2e6
+    assert 0.5e6 < manifest["parameters"] < 3e6  # ~2.1M with the default catalog's ASIN tokens
     assert manifest["corpus"]["conversations"] == 200
     config = json.loads((tiny_model / "config.json").read_text())
     assert config["model_type"] == "llama" and config["max_position_embeddings"] == 4096
