@@ -84,7 +84,10 @@ def _model_init(args: argparse.Namespace) -> int:
 
     env_kwargs = {"data": args.data} if args.data else {}
     try:
-        out = init_model(args.preset, args.env, args.output, seed=args.seed, env_kwargs=env_kwargs, corpus_tasks=args.corpus_tasks)
+        from harness.training.copy_pretraining import CopyPretraining
+
+        out = init_model(args.preset, args.env, args.output, seed=args.seed, env_kwargs=env_kwargs,
+                         corpus_tasks=args.corpus_tasks, copy_pretraining=CopyPretraining(steps=args.copy_steps))  # fmt: skip
     except FileExistsError as e:
         raise UserError(str(e)) from None
     print(f"built an untrained '{args.preset}' model for {args.env} in {out}; run it with --policy hf:{out}")
@@ -199,12 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = sub.add_parser("model", help="models built offline").add_subparsers(dest="model_command", required=True)
     mi = model.add_parser("init", help="train a tokenizer on the env's expert data and build a small Llama from scratch")
-    mi.add_argument("--preset", default="tiny", help="tiny (~1M parameters) | small (~6M)")
+    mi.add_argument("--preset", default="tiny", help="micro (~40k parameters) | tiny (~2M) | small (~8M)")
     mi.add_argument("--env", default="webshop", help="environment whose expert episodes train the tokenizer")
     mi.add_argument("--output", required=True, help="new folder for the model (safetensors, tokenizer, chat template)")
     mi.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation")
     mi.add_argument("--data", default=None, help="the environment's data folder (default: its default data)")
     mi.add_argument("--corpus-tasks", type=int, default=None, help="train-split tasks in the tokenizer corpus (default: all)")
+    mi.add_argument("--copy-steps", type=int, default=0, help="copy-pretraining steps on the corpus text (default 0: none)")
     mi.set_defaults(func=_model_init)
 
     rep = sub.add_parser("reproduce", help="run a recipe end to end (re-running resumes where it stopped)")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.envs.base import did_you_mean
+from harness.training.copy_pretraining import CopyPretraining, copy_pretrain
 from harness.types import content_hash
 
 if TYPE_CHECKING:
@@ -245,8 +246,11 @@ def init_model(
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
     corpus_tasks: int | None = None,
+    copy_pretraining: CopyPretraining | None = None,
 ) -> Path:
-    """Build preset ``preset`` in ``output``: tokenizer trained on ``env_id``'s expert data, random weights.
+    """Build preset ``preset`` in ``output``: tokenizer trained on ``env_id``'s expert data, random
+    weights, then (when ``copy_pretraining.steps > 0``) copy pretraining on that corpus
+    (:mod:`harness.training.copy_pretraining`; no task labels are used, only the corpus text).
 
     Writes ``config.json``, ``model.safetensors``, the tokenizer files (with the chat template) and
     ``harness_model.json`` (preset, environment, seed, corpus hash, package versions).
@@ -283,6 +287,8 @@ def init_model(
     model.generation_config = GenerationConfig(
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, do_sample=False
     )
+    copy = copy_pretraining or CopyPretraining()
+    copied = copy_pretrain(model, tok, texts, copy, seed) if copy.steps else {"steps": 0}
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
@@ -294,7 +300,8 @@ def init_model(
         "parameters": sum(t.numel() for t in model.parameters()),
         "corpus": {"conversations": len(conversations), "texts": len(texts), "hash": content_hash(texts)},
         "entity_tokens": {"n": len(entities), "hash": content_hash(entities)},
-        "trained": False,
+        "trained": False,  # no task labels: copy pretraining uses the corpus text only
+        "copy_pretraining": {**asdict(copy), **copied},
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.pairs.ipr import IPRPairConfig
+from harness.training.copy_pretraining import CopyPretraining
 from harness.training.discriminator import DiscriminatorSettings
 from harness.training.policy_gradient import PolicyGradientSettings
 from harness.training.sft import SFTSettings
@@ -44,6 +45,8 @@ class ModelSection:
     init_preset: str | None = "tiny"
     corpus_tasks: int | None = None
     """Expert episodes the from-scratch tokenizer is trained on (None = the whole train split)."""
+    copy_pretraining: CopyPretraining = field(default_factory=CopyPretraining)
+    """From-scratch models only: copy pretraining on the corpus text (``steps: 0`` = none)."""
 
 
 @dataclass

@@ -78,7 +78,8 @@ class Context:
             return {"path": resolve_model(m.base)}
         reset_folder(d / "model")  # a kill during init leaves a partial folder
         path = init_model(m.init_preset, self.recipe.env.id, d / "model", seed=self.recipe.seed,
-                          env_kwargs=self.recipe.env.kwargs, corpus_tasks=m.corpus_tasks)  # fmt: skip
+                          env_kwargs=self.recipe.env.kwargs, corpus_tasks=m.corpus_tasks,
+                          copy_pretraining=m.copy_pretraining)  # fmt: skip
         return {"path": str(path)}
 
     def expert_trajectories(self, d: Path) -> dict[str, Any]:
