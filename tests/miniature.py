@@ -13,6 +13,7 @@ def mini_args(catalog, runs, recipe: str = "ipr-webshop", extra: dict | None = N
         "env.kwargs": json.dumps({"data": str(catalog), "nouns": "heuristic"}),
         "model.init_preset": "micro",
         "model.corpus_tasks": 40,
+        "model.copy_pretraining.steps": 5,
         "data.train_tasks": 20,
         "iterations": 1,
         "sft.epochs": 1,

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 SHRINK = {
     "model.init_preset": "micro",
+    "model.copy_pretraining.steps": 0,
     "iterations": 1,
     "sft.epochs": 1,
     "sft.batch_size": 8,
