@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 METHOD_SETS = {
     "sft-webshop": {"iterations": 0},
     "ipr-webshop": {},
-    "eto-webshop": {},
+    "eto-webshop": {"iterations": 2},  # two iterations: their datasets must not collide in the registry
     "rft-webshop": {"rft.samples": 2, "rft.max_new_tokens": 16, "rft.success_threshold": 0.0},
     "stepagent-implicit-webshop": {"inspect.max_new_tokens": 16},
     "stepagent-inverse-webshop": {
@@ -72,6 +72,9 @@ def test_eto_prefers_the_expert_trajectory_to_worse_agent_episodes(runs):
     assert all(p["chosen_reward"] - p["rejected_reward"] > 0.01 for p in pairs)
     train = json.loads((run / "iter1" / "train" / "manifest.json").read_text())
     assert train["trained"] and train["pairs"] == len(pairs)
+    tags = [json.loads((run / f"iter{i}" / s / "manifest.json").read_text())["published"]["tag"]
+            for i in (1, 2) for s in ("explore", "pairs")]  # fmt: skip
+    assert len(set(tags)) == 4 and "iter2-explore" in tags[2]
 
 
 def test_rft_fine_tunes_on_expert_plus_kept_agent_episodes(runs):

@@ -65,7 +65,9 @@ def publish_rows(
     }
     entry = write_split(folder, config, split, _rows_for(config, rows, expert_ids), provenance)
     repo = f"{recipe.data.repo_prefix}/{recipe.env.id}-stage0" if shared else f"{recipe.data.repo_prefix}/{recipe.name}"
-    tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{stage_folder.name}-{config}-{split}" if shared else f"{run.run_id}-{stage_folder.name}-{config}-{split}")
+    # the stage's path inside the run (iter1/explore, iter2/explore, ...) keeps iterations apart
+    stage = stage_folder.name if shared else stage_folder.resolve().relative_to(run.root.resolve()).as_posix()
+    tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{stage}-{config}-{split}" if shared else f"{run.run_id}-{stage}-{config}-{split}")
     registry = make_registry(recipe.data.registry)
     out = {"repo": repo, "tag": tag, "content_hash": entry["content_hash"], "rows": entry["num_rows"]}
     existing = _already_published(registry, repo, tag, f"{config}/{split}")

@@ -151,7 +151,7 @@ class Context:
 
         rows = run_chunked(d / "chunks", episodes, EPISODE_CHUNK, work)
         write_jsonl_atomic(d / "explored.jsonl", rows)
-        published = self.publish(d, "explored_trajectories", "train", rows)
+        published = self.publish(d, "explored_trajectories", d.parent.name, rows)  # split = the iteration
         full = [r for r in rows if r["prefix_steps"] == 0]
         return {"episodes": len(rows), "experts": len(chosen),
                 "agent_full_episode_reward": sum(r["final_reward"] for r in full) / max(len(full), 1), "published": published}  # fmt: skip
@@ -179,7 +179,7 @@ class Context:
 
         rows = run_chunked(d / "chunks", episodes, EPISODE_CHUNK, work)
         write_jsonl_atomic(d / "inspected.jsonl", rows)
-        published = self.publish(d, "explored_trajectories", "inspect", rows)
+        published = self.publish(d, "explored_trajectories", f"{d.parent.name}_inspect", rows)
         return {"samples": len(rows), "experts": len(chosen), "published": published}
 
     def cached_rewards(self, before: int) -> dict[tuple[str, int], StepReward]:
