@@ -185,6 +185,17 @@ def test_a_recipe_stage_folder_is_accepted_with_its_label(tmp_path, lb_evals, ca
     assert recipe["name"] == "ipr-webshop" and recipe["stage"] == "eval_best_test" and recipe["run_id"] == run.name
 
 
+def test_a_shared_stage0_folder_is_accepted_with_its_label(tmp_path, lb_evals, capsys):
+    """SFT's evaluation lives in runs/_shared/<stage>-<key> (shared by every recipe): its label still names it."""
+    stage = Path(shutil.copytree(lb_evals["expert"], tmp_path / "runs" / "_shared" / "eval_sft_test-0123abcd"))
+    (stage / "manifest.json").write_text(json.dumps({"stage": "eval_sft_test", "config_hash": "0123abcd", "label": "SFT"}))
+    assert submit(stage, tmp_path / "lb") == 0
+    assert "accepted 'SFT'" in capsys.readouterr().out
+    (path,) = (tmp_path / "lb" / "entries").glob("*/*.json")
+    recipe = json.loads(path.read_text())["submission"]["recipe"]
+    assert recipe["name"] == "stage0" and recipe["stage"] == "eval_sft_test" and recipe["run_id"] == stage.name
+
+
 def test_a_stored_entry_edited_on_disk_is_refused(tmp_path, lb_evals, capsys):
     board = tmp_path / "lb"
     assert submit(lb_evals["expert"], board) == 0

@@ -130,6 +130,10 @@ def read_submission(folder: str | Path, method: str | None = None) -> Submission
 def _recipe_stage(stage_dir: Path) -> dict[str, Any] | None:
     """Which recipe run made a ``runs/<recipe>/<run>/<stage>/`` folder (``None`` for other folders)."""
     resolved, manifest = stage_dir.parent / "recipe.resolved.json", stage_dir / "manifest.json"
+    if stage_dir.parent.name == "_shared" and manifest.is_file():  # stage 0, shared by recipes (runs/_shared/<stage>-<key>)
+        stage = json.loads(manifest.read_text())
+        return {"name": "stage0", "method": "sft", "preset": None, "config_hash": stage.get("config_hash", ""),
+                "run_id": stage_dir.name, "stage": stage.get("stage", stage_dir.name), "label": stage.get("label")}  # fmt: skip
     if not (resolved.is_file() and manifest.is_file()):
         return None
     run, stage = json.loads(resolved.read_text()), json.loads(manifest.read_text())
