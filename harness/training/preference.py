@@ -92,6 +92,8 @@ def make_ipr_trainer_class():
     """The DPOTrainer subclass (built lazily so importing this module does not import TRL)."""
     from trl import DPOTrainer
 
+    from harness.training.labelled_positions_head import project_labelled_positions_only
+
     class IPRTrainer(DPOTrainer):
         """DPOTrainer with assistant-only continuation masks and a selectable NLL term (see module doc)."""
 
@@ -104,12 +106,18 @@ def make_ipr_trainer_class():
             tok, config = kwargs["processing_class"], kwargs["args"]
             kwargs.setdefault("data_collator", MaskedPreferenceCollator(tok.pad_token_id, config.max_length))
             super().__init__(*args, **kwargs)
+            for m in (self.model, self.ref_model):
+                if m is not None:
+                    project_labelled_positions_only(m)
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             cols = [c for c in dataset.column_names if c not in ("prompt", "chosen", "rejected")]
 
             def tok(ex):
-                return tokenize_pair(processing_class, ex["prompt"], ex["chosen"], ex["rejected"])
+                ids = tokenize_pair(processing_class, ex["prompt"], ex["chosen"], ex["rejected"])
+                # the padded width of the pair in a [chosen; rejected] batch (group_by_length sorts on it)
+                ids["length"] = len(ids["prompt_ids"]) + max(len(ids["chosen_ids"]), len(ids["rejected_ids"]))
+                return ids
 
             dataset = dataset.map(tok, remove_columns=["prompt", "chosen", "rejected", *cols], desc=f"Tokenizing {dataset_name}")
             if args.max_length is None:
@@ -117,9 +125,7 @@ def make_ipr_trainer_class():
             # TRL would cut long pairs at the end (keep_start), silently removing the continuations'
             # tails; whole pairs that do not fit are dropped instead, and counted.
             before = len(dataset)
-            dataset = dataset.filter(
-                lambda ex: len(ex["prompt_ids"]) + max(len(ex["chosen_ids"]), len(ex["rejected_ids"])) <= args.max_length
-            )
+            dataset = dataset.filter(lambda ex: ex["length"] <= args.max_length)
             self.dropped_too_long = before - len(dataset)
             return dataset
 
@@ -127,7 +133,7 @@ def make_ipr_trainer_class():
             if self._signature_columns is None:
                 self._signature_columns = [
                     "prompt_ids", "chosen_ids", "rejected_ids", "chosen_mask", "rejected_mask",
-                    "ref_chosen_logps", "ref_rejected_logps",
+                    "ref_chosen_logps", "ref_rejected_logps", "length",
                 ]  # fmt: skip
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

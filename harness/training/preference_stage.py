@@ -41,6 +41,7 @@ def train_preference(
         save_steps=100,
         save_total_limit=1,
         disable_tqdm=True,
+        train_sampling_strategy="group_by_length",  # padding is most of a long-episode batch's cost on a CPU
         **{k: v for k, v in cpu_safe_kwargs().items() if k != "report_to"},
     )
     trainer_cls = make_ipr_trainer_class()
