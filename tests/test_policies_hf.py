@@ -60,3 +60,30 @@ def test_a_batch_too_big_for_the_kv_budget_is_split_without_changing_replies(tin
     batch = views(4)
     assert small.act(batch, SHORT) == tiny_hf.act(batch, SHORT)
     assert small.stats.generate_calls == 4 and small.stats.act_calls == 1
+
+
+def test_prefix_store_frees_buffers_that_only_finished_episodes_keep():
+    """Entries are views into a whole batch buffer: the budget counts buffers, so finished episodes'
+    entries cannot keep one buffer per batch alive (memory grew chunk after chunk before)."""
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    import torch
+
+    from harness.policies.hf_prefix import PrefixStore
+
+    rows, capacity = 8, 50  # one buffer = 400 tokens of cache
+    store = PrefixStore(max_tokens=1000)
+    alive = []
+    for call in range(20):  # 20 batches of episodes that each end after one step: nothing is superseded
+        kbuf = torch.zeros(rows, 1, capacity, 2)
+        cache = SimpleNamespace(layers=[SimpleNamespace(kbuf=kbuf, vbuf=kbuf.clone())])
+        store.save(cache, 20, [([call, i, *range(30)], [1, 2]) for i in range(rows)])
+        alive.append(weakref.ref(kbuf))
+        del kbuf, cache
+        assert store.tokens <= 1000
+    gc.collect()
+    assert sum(ref() is not None for ref in alive) <= 2  # 2 buffers fit the budget; the others were freed
+    assert store.lookup([19, 3, *range(30), 1, 2, 9]) is not None  # the newest batch is still reusable
+    assert store.lookup([0, 3, *range(30), 1, 2, 9]) is None  # the oldest is gone

@@ -6,9 +6,13 @@ history every step is what makes long episodes prefill-bound (quadratic attentio
 model, most of the FLOPs on a large one). After each generate call the store keeps, per row, the
 tokens that went through the model (prompt + reply, the last reply token excepted) with their
 keys and values; a later prompt reuses the longest stored prefix it starts with (vLLM's prefix
-caching does the same with fixed-size blocks). The budget is in tokens; the oldest entries go
-first. Re-tokenizing the reply text can differ from the generated tokens: then the reuse simply
-stops at the first difference.
+caching does the same with fixed-size blocks). The budget is in tokens of cache memory; the
+oldest entries go first. Entries are views into their generate call's whole cache buffer (batch
+rows x capacity), which stays allocated while any of its entries lives, so the budget counts each
+buffer in full for as long as one of its entries is kept: counting only the entries' own tokens
+let finished episodes pin one buffer per batch, and memory grew chunk after chunk (an IPR explore
+stage over 400 WebShop tasks reached 16.6 GB and was killed). Re-tokenizing the reply text can
+differ from the generated tokens: then the reuse simply stops at the first difference.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ class PrefixStore:
 
     def __init__(self, max_tokens: int):
         self.max_tokens = max_tokens
-        self.entries: OrderedDict[int, tuple[Any, list[tuple[Any, Any]]]] = OrderedDict()  # (token array, kv)
-        self.tokens = 0
+        self.entries: OrderedDict[int, tuple[Any, list[tuple[Any, Any]], int]] = OrderedDict()  # (tokens, kv, buffer)
+        self.buffers: dict[int, list[int]] = {}  # buffer id -> [size in tokens (rows x capacity), live entries]
+        self.tokens = 0  # sum of the sizes of the buffers that live entries keep allocated
         self._next = 0
         self.reused_tokens = 0
         self._matrix: tuple[list[int], Any] | None = None  # entries as a padded token matrix, built on demand
@@ -37,6 +42,7 @@ class PrefixStore:
     def clear(self) -> None:
         """Forget everything (call after the model's weights change)."""
         self.entries.clear()
+        self.buffers.clear()
         self.tokens = 0
         self._matrix = None
         self._superseded.clear()
@@ -83,24 +89,36 @@ class PrefixStore:
         but the last generated one) have keys and values.
         """
         for key in self._superseded:
-            tokens, _ = self.entries.pop(key, ([], None))
-            self.tokens -= len(tokens)
+            if key in self.entries:
+                self._drop(key)
         self._superseded.clear()
+        kbuf = cache.layers[0].kbuf
+        buffer, size = self._next, kbuf.shape[0] * kbuf.shape[2]
         for i, (prompt, fed) in enumerate(rows):
-            n = len(prompt) + len(fed)
-            if n > self.max_tokens:
+            if len(prompt) + len(fed) > self.max_tokens:
                 continue
             cols = slice(width - len(prompt), width + len(fed))
             # Views, not copies: the entries of one call share its buffers, which live until every
-            # entry is superseded (usually by the same episodes' next step).
+            # entry is superseded (usually by the same episodes' next step) or evicted.
             layers = [(layer.kbuf[i, :, cols], layer.vbuf[i, :, cols]) for layer in cache.layers]
-            self.entries[self._next] = (_as_array([*prompt, *fed]), layers)
             self._next += 1
-            self.tokens += n
-        while self.tokens > self.max_tokens and self.entries:
-            tokens, _ = self.entries.popitem(last=False)[1]
-            self.tokens -= len(tokens)
+            self.entries[self._next] = (_as_array([*prompt, *fed]), layers, buffer)
+            if buffer not in self.buffers:
+                self.buffers[buffer] = [size, 0]
+                self.tokens += size
+            self.buffers[buffer][1] += 1
+        self._next += 1
+        # oldest first; the newest buffer is kept even when it alone is over the budget: it is
+        # the cache the next step reuses, and it is allocated already
+        while self.tokens > self.max_tokens and self.entries and next(iter(self.entries.values()))[2] != buffer:
+            self._drop(next(iter(self.entries)))
         self._matrix = None
+
+    def _drop(self, key: int) -> None:
+        buffer = self.entries.pop(key)[2]
+        self.buffers[buffer][1] -= 1
+        if self.buffers[buffer][1] == 0:
+            self.tokens -= self.buffers.pop(buffer)[0]
 
 
 def _as_array(tokens: list[int]) -> Any:
