@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from typing import Any
 from harness.types import content_hash
 
 SCORERS_FILE = "scorers.json"
+SCORE_CHUNK = 16  # trajectories per checkpoint while scoring (a few minutes each on a CPU)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,8 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
     from harness.envs import make_env
     from harness.evaluation.metrics import mean_with_ci
     from harness.policies import make_policy
-    from harness.rewards.monte_carlo import METRIC_VERSION, action_efficiency
+    from harness.pipeline.runner import run_chunked, write_json_atomic
+    from harness.rewards.monte_carlo import METRIC_VERSION, step_rewards, summarize_action_efficiency
     from harness.types import Trajectory
 
     spec, folder = _resolve(root, pin.policy)
@@ -117,9 +120,24 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
     if env.version != key["env_version"]:
         raise ValueError(f"cannot score entry {entry['entry_id']}: the environment built here is {env.version}, not {key['env_version']}")
     trajectories = [Trajectory.from_dict(t) for t in entry["trajectories"]]
-    ae = action_efficiency(
-        lambda: make_env(key["env_id"], **kwargs), trajectories, make_policy(spec), n_rollouts=pin.n_rollouts,
-        temperature=pin.temperature, seed=pin.seed, max_steps=key["max_steps"], max_new_tokens=pin.max_new_tokens,
+    scorer = make_policy(spec)
+    path = score_path(root, entry, pin)
+    partial = path.with_name(path.name.removesuffix(".json") + ".partial")
+
+    def work(part: list[Trajectory]) -> list[dict[str, Any]]:
+        per_step, rollouts = step_rewards(
+            lambda: make_env(key["env_id"], **kwargs), part, scorer, n_rollouts=pin.n_rollouts,
+            temperature=pin.temperature, seed=pin.seed, max_steps=key["max_steps"], max_new_tokens=pin.max_new_tokens,
+        )  # fmt: skip
+        # rollout seeds depend on (seed, trajectory id, step, k) only, so chunking changes no number
+        return [{"trajectory_id": t.id, "step_rewards": r, "rollouts": rollouts if i == 0 else 0}
+                for i, (t, r) in enumerate(zip(part, per_step, strict=True))]  # fmt: skip
+
+    # chunks of trajectories are checkpointed: a killed scoring run resumes where it stopped
+    rows = run_chunked(partial, trajectories, SCORE_CHUNK, work)
+    ae = summarize_action_efficiency(
+        [r["step_rewards"] for r in rows], sum(r["rollouts"] for r in rows), scorer=spec, n_rollouts=pin.n_rollouts,
+        temperature=pin.temperature, seed=pin.seed, settings={"max_steps": key["max_steps"], "max_new_tokens": pin.max_new_tokens},
     )  # fmt: skip
     ci = mean_with_ci([v for v in ae.per_trajectory if v is not None])
     record = {
@@ -138,9 +156,8 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
         "per_trajectory": ae.per_trajectory,
         "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    path = score_path(root, entry, pin)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_json_atomic(path, record)
+    shutil.rmtree(partial, ignore_errors=True)
     return record
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.envs.base import Environment
 from harness.policies.base import Policy, Sampling
@@ -181,6 +182,19 @@ def action_efficiency(
         chunk_size=chunk_size,
         progress=progress,
     )
+    return summarize_action_efficiency(
+        per_step, rollouts, scorer=getattr(scorer, "name", type(scorer).__name__), n_rollouts=n_rollouts,
+        temperature=temperature, seed=seed,
+        settings={"max_steps": max_steps, "max_new_tokens": max_new_tokens, "icl_examples": len(icl_messages) > 0},
+    )  # fmt: skip
+
+
+def summarize_action_efficiency(
+    per_step: list[list[float]], rollouts: int, scorer: str, n_rollouts: int, temperature: float, seed: int,
+    settings: dict[str, Any],
+) -> ActionEfficiency:  # fmt: skip
+    """AE from per-trajectory step rewards already estimated (formula in :func:`action_efficiency`);
+    lets a caller estimate the rewards in checkpointed chunks of trajectories."""
     means = [sum(r) / len(r) if r else None for r in per_step]
     scored = [m for m in means if m is not None]
     return ActionEfficiency(
@@ -188,10 +202,10 @@ def action_efficiency(
         per_trajectory=means,
         step_rewards=per_step,
         n=len(scored),
-        scorer=getattr(scorer, "name", type(scorer).__name__),
+        scorer=scorer,
         n_rollouts=n_rollouts,
         temperature=temperature,
         seed=seed,
         rollouts=rollouts,
-        settings={"max_steps": max_steps, "max_new_tokens": max_new_tokens, "icl_examples": len(icl_messages) > 0},
+        settings=settings,
     )
