@@ -141,7 +141,7 @@ def test_the_committed_entries_still_replay_exactly():
 
 
 def test_scoring_killed_midway_resumes_from_its_chunks_with_the_same_numbers(board, lb_evals, monkeypatch):
-    import harness.leaderboard.scoring as scoring
+    from harness.leaderboard import scoring
     submit(lb_evals["random"], board, "--no-score")
     key = key_of(board, "random")
     (board / "scorers.json").write_text(json.dumps({"scorers": {key: {"policy": "random", "n_rollouts": 2, "note": "test"}}}))

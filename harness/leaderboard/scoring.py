@@ -104,9 +104,13 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
     """Compute and store the entry's action efficiency under ``pin`` (bootstrap 95% interval)."""
     from harness.envs import make_env
     from harness.evaluation.metrics import mean_with_ci
-    from harness.policies import make_policy
     from harness.pipeline.runner import run_chunked, write_json_atomic
-    from harness.rewards.monte_carlo import METRIC_VERSION, step_rewards, summarize_action_efficiency
+    from harness.policies import make_policy
+    from harness.rewards.monte_carlo import (
+        METRIC_VERSION,
+        step_rewards,
+        summarize_action_efficiency,
+    )
     from harness.types import Trajectory
 
     spec, folder = _resolve(root, pin.policy)
