@@ -49,7 +49,12 @@ def main() -> None:
     rows = [json.loads(line) for line in Path(args.pairs).read_text().splitlines()][: args.batch]
     batch = MaskedPreferenceCollator(tok.pad_token_id)([tokenize_pair(tok, r["prompt"], r["chosen"], r["rejected"]) for r in rows])
     share = batch["completion_mask"].sum().item() / batch["attention_mask"].sum().item()
-    figures: dict[str, object] = {"batch_shape": list(batch["input_ids"].shape), "assistant_token_share": round(share, 4)}
+    import os
+
+    import torch
+
+    figures: dict[str, object] = {"batch_shape": list(batch["input_ids"].shape), "assistant_token_share": round(share, 4),
+                                  "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count()}  # fmt: skip
     for head in ("trl", "labelled_positions"):
         model, reference = load_model(args.model), load_model(args.model)
         for m in (model, reference):
