@@ -4,8 +4,7 @@ positions only (same numbers as TRL's), and IPR's loss (DPO + summed NLL of the 
 from __future__ import annotations
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 SYSTEM = [{"role": "user", "content": "Observation:\nWebShop [SEP] find a red mug [SEP] Search"}]
 CHOSEN = [
