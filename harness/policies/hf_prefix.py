@@ -34,7 +34,8 @@ class PrefixStore:
         self.entries: OrderedDict[int, tuple[Any, list[tuple[Any, Any]], int]] = OrderedDict()  # (tokens, kv, buffer)
         self.buffers: dict[int, list[int]] = {}  # buffer id -> [size in tokens (rows x capacity), live entries]
         self.tokens = 0  # sum of the sizes of the buffers that live entries keep allocated
-        self._next = 0
+        self._next = 0  # id of the next entry
+        self._next_buffer = 0  # id of the next generate call's buffer
         self.reused_tokens = 0
         self._matrix: tuple[list[int], Any] | None = None  # entries as a padded token matrix, built on demand
         self._superseded: set[int] = set()
@@ -93,7 +94,8 @@ class PrefixStore:
                 self._drop(key)
         self._superseded.clear()
         kbuf = cache.layers[0].kbuf
-        buffer, size = self._next, kbuf.shape[0] * kbuf.shape[2]
+        buffer, size = self._next_buffer, kbuf.shape[0] * kbuf.shape[2]
+        self._next_buffer += 1
         for i, (prompt, fed) in enumerate(rows):
             if len(prompt) + len(fed) > self.max_tokens:
                 continue
@@ -101,13 +103,12 @@ class PrefixStore:
             # Views, not copies: the entries of one call share its buffers, which live until every
             # entry is superseded (usually by the same episodes' next step) or evicted.
             layers = [(layer.kbuf[i, :, cols], layer.vbuf[i, :, cols]) for layer in cache.layers]
-            self._next += 1
             self.entries[self._next] = (_as_array([*prompt, *fed]), layers, buffer)
+            self._next += 1
             if buffer not in self.buffers:
                 self.buffers[buffer] = [size, 0]
                 self.tokens += size
             self.buffers[buffer][1] += 1
-        self._next += 1
         # oldest first; the newest buffer is kept even when it alone is over the budget: it is
         # the cache the next step reuses, and it is allocated already
         while self.tokens > self.max_tokens and self.entries and next(iter(self.entries.values()))[2] != buffer:

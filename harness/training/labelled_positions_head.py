@@ -36,7 +36,8 @@ def project_labelled_positions_only(model: Any) -> None:
     """Make ``model(..., labels=..., fused_lm_head=True)`` project only labelled positions on a CPU.
 
     Call after the TRL trainer has added its fused head (i.e. after the trainer's ``__init__``).
-    A no-op on CUDA (TRL's Triton kernel is compact already) and for models with scaled logits.
+    On CUDA calls fall through to TRL's Triton kernel (compact already); models with scaled logits
+    are left unwrapped.
     """
     import torch
     from trl.trainer.utils import FusedCausalLMOutput
