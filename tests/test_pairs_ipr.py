@@ -75,3 +75,21 @@ def test_single_action_variant_keeps_one_turn():
     x1 = traj(["search[a]", "click[wrong]", "click[buy now]"], 0.3, prefix=1)
     pairs, _ = build_ipr_pairs([EXPERT], [x1], rewards((EXPERT, 1, 0.9), (x1, 1, 0.1)), IPRPairConfig(single_action=True))
     assert len(pairs[0].chosen) == 1 and len(pairs[0].rejected) == 1
+
+
+def test_single_action_pair_with_identical_sides_is_dropped_and_counted():
+    # the agent's first action equals the expert's; its episode went wrong later
+    agent = traj(["search[a]", "click[wrong]", "click[buy now]"], 0.3)
+    pairs, stats = build_ipr_pairs([EXPERT], [agent], {}, IPRPairConfig(single_action=True))
+    assert pairs == [] and stats.identical == 1 and stats.outcome_expert_wins == 0
+    full, stats = build_ipr_pairs([EXPERT], [agent], {})
+    assert len(full) == 1 and stats.identical == 0
+
+
+def test_single_action_pair_differing_only_in_thought_is_dropped():
+    x1 = traj(["search[a]", "CLICK[b] ", "click[wrong]"], 0.2, prefix=1)  # same action as the expert, other thought
+    x1 = Trajectory(**{**x1.__dict__, "steps": (x1.steps[0], Step("Thought: other\nAction: CLICK[b] ", "CLICK[b] ", "o"), x1.steps[2])})
+    r = rewards((EXPERT, 1, 0.9), (x1, 1, 0.1))
+    pairs, stats = build_ipr_pairs([EXPERT], [x1], r, IPRPairConfig(single_action=True))
+    assert pairs == [] and stats.identical == 1 and stats.step_expert_wins == 0
+    assert len(build_ipr_pairs([EXPERT], [x1], r)[0]) == 1  # whole suffixes differ: kept

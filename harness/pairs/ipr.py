@@ -13,6 +13,11 @@ x_j (the first j expert actions replayed, then the agent from a'_{j+1} on; final
       shorter]) and r_s(a'_{j+1}) - r_s(a_{j+1}) > tau.
   ``single_action`` keeps only the step-(j+1) action as each continuation (off in the paper).
 
+A pair whose two sides say the same thing carries no preference and is dropped (counted as
+``identical``, not as a win): identical continuations, or with ``single_action`` the same action
+(thoughts aside). This happens with ``single_action``, when the agent's action at the prefix is the
+expert's but the rest of its episode did worse.
+
 Continuations end with the last action (the final observation is dropped); prompts carry no
 in-context example.
 """
@@ -26,7 +31,7 @@ from harness.prompting import build_messages
 from harness.types import Pair, StepReward, Trajectory
 
 BUILDER = "ipr"
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"  # 2: pairs with identical sides are dropped
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class PairStats:
     step_agent_wins: int = 0
     ties: int = 0
     missing_rewards: int = 0
+    identical: int = 0
 
 
 def continuation(traj: Trajectory, start: int, single_action: bool) -> tuple[dict[str, str], ...]:
@@ -71,12 +77,20 @@ def prompt_at(expert: Trajectory, j: int) -> tuple[dict[str, str], ...]:
     return tuple(msgs[: 3 + 2 * j])
 
 
+def same_action(a: str | None, b: str | None) -> bool:
+    """Whether two parsed actions are the same command (case and surrounding space ignored)."""
+    if a is None or b is None:
+        return False
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
 def _pair(expert: Trajectory, agent: Trajectory, j: int, expert_wins: bool, level: str,
-          rewards: tuple[float, float], single: bool) -> Pair:  # fmt: skip
+          rewards: tuple[float, float], single: bool) -> tuple[Pair, bool]:  # fmt: skip
     exp_c, agent_c = continuation(expert, j, single), continuation(agent, j, single)
     chosen, rejected = (exp_c, agent_c) if expert_wins else (agent_c, exp_c)
+    same = exp_c == agent_c or (single and same_action(expert.steps[j].action, agent.steps[j].action))
     exp_r, agent_r = rewards
-    return Pair(
+    pair = Pair(
         prompt=prompt_at(expert, j),
         chosen=chosen,
         rejected=rejected,
@@ -92,6 +106,7 @@ def _pair(expert: Trajectory, agent: Trajectory, j: int, expert_wins: bool, leve
         rejected_trajectory_id=(agent if expert_wins else expert).id,
         winner="expert" if expert_wins else "agent",
     )
+    return pair, same
 
 
 def build_ipr_pairs(
@@ -107,7 +122,7 @@ def build_ipr_pairs(
     by_task: dict[str, dict[int, Trajectory]] = {}
     for x in explored:
         by_task.setdefault(x.task_id, {})[x.prefix_steps] = x
-    pairs: list[Pair] = []
+    kept: list[tuple[Pair, bool]] = []  # (pair, its two sides say the same thing)
     stats = PairStats()
     thr, tau = config.outcome_threshold, config.tau
     for e in experts:
@@ -119,10 +134,10 @@ def build_ipr_pairs(
                 if not config.outcome_pairs:
                     continue
                 if r_e - r_x > thr:
-                    pairs.append(_pair(e, x, 0, True, "outcome", (r_e, r_x), config.single_action))
+                    kept.append(_pair(e, x, 0, True, "outcome", (r_e, r_x), config.single_action))
                     stats.outcome_expert_wins += 1
                 elif config.both_directions and r_x - r_e > thr:
-                    pairs.append(_pair(e, x, 0, False, "outcome", (r_e, r_x), config.single_action))
+                    kept.append(_pair(e, x, 0, False, "outcome", (r_e, r_x), config.single_action))
                     stats.outcome_agent_wins += 1
                 else:
                     stats.ties += 1
@@ -135,11 +150,19 @@ def build_ipr_pairs(
                 continue
             shorter = config.shorter_wins_at_equal_outcome and len(x.steps) - j < len(e.steps) - j
             if r_e - r_x > thr and s_e.value - s_x.value > tau:
-                pairs.append(_pair(e, x, j, True, "step", (s_e.value, s_x.value), config.single_action))
+                kept.append(_pair(e, x, j, True, "step", (s_e.value, s_x.value), config.single_action))
                 stats.step_expert_wins += 1
             elif config.both_directions and (r_x - r_e > thr or shorter) and s_x.value - s_e.value > tau:
-                pairs.append(_pair(e, x, j, False, "step", (s_e.value, s_x.value), config.single_action))
+                kept.append(_pair(e, x, j, False, "step", (s_e.value, s_x.value), config.single_action))
                 stats.step_agent_wins += 1
             else:
                 stats.ties += 1
+    pairs = []
+    for p, same in kept:
+        if same:  # the win counters count kept pairs only
+            stats.identical += 1
+            field = f"{p.level}_{p.winner}_wins"
+            setattr(stats, field, getattr(stats, field) - 1)
+        else:
+            pairs.append(p)
     return pairs, stats

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.pairs.ipr import continuation, prompt_at
+from harness.pairs.ipr import continuation, prompt_at, same_action
 from harness.types import Pair, Trajectory
 
 BUILDER = "stepagent"
 BUILDER_VERSION = "1"
-
-
-def same_action(a: str | None, b: str | None) -> bool:
-    """Whether two parsed actions are the same command (case and surrounding space ignored)."""
-    if a is None or b is None:
-        return False
-    return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
 
 def inspected_step(expert: Trajectory, sample: Trajectory) -> tuple[int, Trajectory] | None:
