@@ -100,7 +100,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     from harness.pipeline.recipe_run import describe, run_recipe
     from harness.recipes import load_recipe
 
-    recipe = load_recipe(args.recipe, args.preset, args.set)
+    overrides = args.set + ([f"seed={args.seed}"] if args.seed is not None else [])
+    recipe = load_recipe(args.recipe, args.preset, overrides)
     if args.dry_run:
         plan = describe(recipe)
         print(json.dumps(plan["config"], indent=2))
@@ -215,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("recipe", help="a bundled recipe name (e.g. ipr-webshop) or a YAML file")
     rep.add_argument("--preset", default=None, help="tiny (CPU default) | paper (GPUs)")
     rep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.beta=0.2")
+    rep.add_argument("--seed", type=int, default=None, help="the run's seed (default: the recipe's, 42); same as --set seed=N")
     rep.add_argument("--runs-dir", default="runs")
     rep.add_argument("--run-id", default=None, help="default: <preset>-seed<seed>-<config hash>")
     rep.add_argument("--dry-run", action="store_true", help="print the resolved recipe, its hash and the stage plan")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 
@@ -10,8 +11,8 @@ from harness.evaluation.compare import CompareError, compare, format_markdown
 from harness.evaluation.metrics import mean_with_ci
 
 
-def fake_run(root, name, per_task_by_label, env_version="webshop-v1/x"):
-    """A run folder with a report manifest naming one results.json per label."""
+def fake_run(root, name, per_task_by_label, env_version="webshop-v1/x", seed=None):
+    """A run folder with a report manifest naming one results.json per label (and the recipe's seed)."""
     run = root / name
     results = {}
     for label, per_task in per_task_by_label.items():
@@ -26,6 +27,8 @@ def fake_run(root, name, per_task_by_label, env_version="webshop-v1/x"):
         results[label] = str(folder)
     (run / "report").mkdir(parents=True)
     (run / "report" / "manifest.json").write_text(json.dumps({"test_results": results}))
+    if seed is not None:
+        (run / "recipe.resolved.json").write_text(json.dumps({"config_hash": "h", "recipe": {"seed": seed}}))
     return run
 
 
@@ -56,3 +59,27 @@ def test_different_tasks_or_environments_are_refused_with_the_reason(tmp_path):
         compare([a, c])
     with pytest.raises(CompareError, match="no finished report"):
         compare([tmp_path / "missing"])
+
+
+def test_each_seed_is_paired_with_its_own_sft_and_summarised_across_seeds(tmp_path):
+    sft1, ipr1 = {"0": 0.0, "1": 0.5}, {"0": 0.5, "1": 0.5}  # seed 1: IPR +0.25
+    sft2, ipr2 = {"0": 1.0, "1": 1.0}, {"0": 0.5, "1": 1.0}  # seed 2: IPR -0.25 against its own SFT
+    sft3, ipr3 = {"0": 0.5, "1": 0.5}, {"0": 1.0, "1": 1.0}  # seed 3: IPR +0.5
+    runs = [fake_run(tmp_path, f"s{i}", {"SFT": s, "IPR": x}, seed=i) for i, (s, x) in enumerate([(sft1, ipr1), (sft2, ipr2), (sft3, ipr3)], 1)]
+    data = compare(runs)
+    ipr = [r for r in data["rows"] if r["method"] == "IPR"]
+    assert [r["vs_sft"]["value"] for r in ipr] == [0.25, -0.25, 0.5]  # not all against seed 1's SFT
+    assert ipr[1]["vs_sft"]["sft_policy"] == "hf:s2/SFT"
+    summary = {a["method"]: a for a in data["across_seeds"]}
+    assert summary["IPR"]["seeds"] == [1, 2, 3] and summary["IPR"]["vs_sft_positive"] == 2
+    assert summary["IPR"]["vs_sft_mean"] == pytest.approx(0.5 / 3)
+    assert summary["IPR"]["vs_sft_sd"] == pytest.approx(statistics.stdev([0.25, -0.25, 0.5]))
+    assert summary["SFT"]["avg_reward_mean"] == pytest.approx((0.25 + 1.0 + 0.5) / 3) and "vs_sft_mean" not in summary["SFT"]
+    assert "| IPR | 1, 2, 3 | 0.750 ± 0.250 | +0.167 ± 0.382 | 2 of 3 |" in format_markdown(data)
+
+
+def test_rows_without_distinct_seeds_are_not_summarised_as_seeds(tmp_path):
+    a = fake_run(tmp_path, "a", {"SFT": {"0": 0.5}, "IPR": {"0": 1.0}}, seed=7)
+    b = fake_run(tmp_path, "b", {"SFT": {"0": 0.0}, "IPR": {"0": 0.5}}, seed=7)  # two configs, one seed
+    data = compare([a, b])
+    assert data["across_seeds"] == [] and "Across seeds" not in format_markdown(data)

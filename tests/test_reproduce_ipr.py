@@ -74,3 +74,12 @@ def test_dry_run_prints_plan_and_hash(capsys):
     assert main(["reproduce", "ipr-webshop", "--preset", "paper", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "meta-llama/Llama-2-7b-hf" in out and "config hash" in out and "iter4/train" in out
+
+
+def test_seed_flag_is_the_recipe_seed_and_changes_the_hash(capsys):
+    def hash_of(*extra: str) -> str:
+        assert main(["reproduce", "ipr-webshop", "--dry-run", *extra]) == 0
+        return capsys.readouterr().out.rsplit("config hash ", 1)[1].split()[0]
+
+    assert hash_of("--seed", "3") == hash_of("--set", "seed=3") != hash_of()
+    assert hash_of("--seed", "42") == hash_of()  # 42 is the recipe's own seed

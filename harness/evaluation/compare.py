@@ -4,7 +4,12 @@ Each run's report manifest names its test results (SFT and the method's chosen i
 are comparable only when they share the environment version and the exact test task ids; anything
 else is refused with the difference named. Besides each method's mean and 95% bootstrap interval,
 the table gives the paired difference to SFT: mean over tasks of (r_method - r_SFT) with a
-bootstrap interval over tasks (pairing removes the between-task variance).
+bootstrap interval over tasks (pairing removes the between-task variance). Each method is paired
+with the SFT model of its own run, so runs of several seeds compare each seed with its own SFT.
+
+When a method appears with more than one seed, a second table summarises it across seeds: the mean
+and the sample standard deviation over seeds of its average reward and of its paired difference to
+SFT, and in how many seeds that difference is positive.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ class Row:
     label: str
     run: str
     results: dict[str, Any]
+    seed: int | None = None
+    sft: dict[str, Any] | None = None
+    """The SFT results of the same run (its own seed's SFT model); None when the run has none."""
 
 
 def _load_run(run_dir: Path) -> list[Row]:
@@ -33,10 +41,10 @@ def _load_run(run_dir: Path) -> list[Row]:
     report = json.loads(manifest.read_text())
     if "test_results" not in report:
         raise CompareError(f"{run_dir}: its report predates `harness compare`; re-run its report stage (delete {run_dir / 'report'})")
-    rows = []
-    for label, folder in report["test_results"].items():
-        rows.append(Row(label, str(run_dir), json.loads((Path(folder) / "results.json").read_text())))
-    return rows
+    resolved = run_dir / "recipe.resolved.json"
+    seed = json.loads(resolved.read_text())["recipe"].get("seed") if resolved.exists() else None
+    results = {label: json.loads((Path(folder) / "results.json").read_text()) for label, folder in report["test_results"].items()}
+    return [Row(label, str(run_dir), r, seed, results.get("SFT")) for label, r in results.items()]
 
 
 def load_rows(run_dirs: list[str | Path]) -> list[Row]:
@@ -69,19 +77,43 @@ def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
     from harness.evaluation.metrics import mean_with_ci
 
     rows = load_rows(run_dirs)
-    sft = next((r for r in rows if r.label == "SFT"), None)
+    first_sft = next((r.results for r in rows if r.label == "SFT"), None)
     tasks = sorted(rows[0].results["per_task"])
     table = []
     for row in rows:
         m = row.results["metrics"]
-        entry = {"method": row.label, "run": row.run, "policy": row.results["policy"],
+        entry = {"method": row.label, "run": row.run, "seed": row.seed, "policy": row.results["policy"],
                  **{k: m[k] for k in ("avg_reward", "success_rate", "avg_steps") if k in m}}  # fmt: skip
-        if sft is not None and row is not sft:
-            diffs = [row.results["per_task"][t] - sft.results["per_task"][t] for t in tasks]
+        sft = row.sft if row.sft is not None else first_sft
+        if sft is not None and row.label != "SFT":
+            diffs = [row.results["per_task"][t] - sft["per_task"][t] for t in tasks]
             d = mean_with_ci(diffs)
-            entry["vs_sft"] = {"value": d.value, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n}
+            entry["vs_sft"] = {"value": d.value, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n, "sft_policy": sft["policy"]}
         table.append(entry)
-    return {"env_version": rows[0].results["env_version"], "tasks": len(tasks), "rows": table}
+    return {"env_version": rows[0].results["env_version"], "tasks": len(tasks), "rows": table, "across_seeds": across_seeds(table)}
+
+
+def across_seeds(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per method run with several distinct seeds: mean and sample sd over seeds of avg reward and of
+    the paired difference to SFT, and the count of seeds where that difference is positive. Rows of
+    one method that do not differ by a known seed (e.g. two configs) are not summarised as seeds."""
+    from statistics import mean, stdev
+
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for r in table:
+        by_method.setdefault(r["method"], []).append(r)
+    out = []
+    for method, rs in by_method.items():
+        seeds = [r["seed"] for r in rs]
+        if len(rs) < 2 or None in seeds or len(set(seeds)) < len(seeds):
+            continue
+        rewards = [r["avg_reward"]["value"] for r in rs]
+        entry = {"method": method, "seeds": seeds, "avg_reward_mean": mean(rewards), "avg_reward_sd": stdev(rewards)}
+        diffs = [r["vs_sft"]["value"] for r in rs if "vs_sft" in r]
+        if len(diffs) >= 2:
+            entry |= {"vs_sft_mean": mean(diffs), "vs_sft_sd": stdev(diffs), "vs_sft_positive": sum(d > 0 for d in diffs)}
+        out.append(entry)
+    return out
 
 
 def _cell(m: dict[str, Any]) -> str:
@@ -99,6 +131,14 @@ def format_markdown(data: dict[str, Any]) -> str:
     for r in data["rows"]:
         vs = _cell(r["vs_sft"]) if "vs_sft" in r else "-"
         lines.append(f"| {r['method']} | {_cell(r['avg_reward'])} | {_cell(r['success_rate'])} | {r['avg_steps']['value']:.2f} | {vs} | {r['run']} |")
+    if data.get("across_seeds"):
+        lines += ["", "Across seeds (each seed paired with its own SFT; mean ± sample sd over seeds):", "",
+                  "| method | seeds | avg reward | vs SFT (paired) | seeds above SFT |", "|---|---|---|---|---|"]  # fmt: skip
+        for a in data["across_seeds"]:
+            vs = f"{a['vs_sft_mean']:+.3f} ± {a['vs_sft_sd']:.3f}" if "vs_sft_mean" in a else "-"
+            above = f"{a['vs_sft_positive']} of {len(a['seeds'])}" if "vs_sft_mean" in a else "-"
+            seeds = ", ".join(str(x) for x in a["seeds"])
+            lines.append(f"| {a['method']} | {seeds} | {a['avg_reward_mean']:.3f} ± {a['avg_reward_sd']:.3f} | {vs} | {above} |")
     return "\n".join(lines)
 
 
