@@ -85,12 +85,14 @@ def same_action(a: str | None, b: str | None) -> bool:
 
 
 def _pair(expert: Trajectory, agent: Trajectory, j: int, expert_wins: bool, level: str,
-          rewards: tuple[float, float], single: bool) -> tuple[Pair, bool]:  # fmt: skip
+          rewards: tuple[float, float], single: bool) -> Pair | None:  # fmt: skip
+    """The pair, or None when its two sides say the same thing."""
     exp_c, agent_c = continuation(expert, j, single), continuation(agent, j, single)
+    if exp_c == agent_c or (single and same_action(expert.steps[j].action, agent.steps[j].action)):
+        return None
     chosen, rejected = (exp_c, agent_c) if expert_wins else (agent_c, exp_c)
-    same = exp_c == agent_c or (single and same_action(expert.steps[j].action, agent.steps[j].action))
     exp_r, agent_r = rewards
-    pair = Pair(
+    return Pair(
         prompt=prompt_at(expert, j),
         chosen=chosen,
         rejected=rejected,
@@ -106,7 +108,6 @@ def _pair(expert: Trajectory, agent: Trajectory, j: int, expert_wins: bool, leve
         rejected_trajectory_id=(agent if expert_wins else expert).id,
         winner="expert" if expert_wins else "agent",
     )
-    return pair, same
 
 
 def build_ipr_pairs(
@@ -122,8 +123,17 @@ def build_ipr_pairs(
     by_task: dict[str, dict[int, Trajectory]] = {}
     for x in explored:
         by_task.setdefault(x.task_id, {})[x.prefix_steps] = x
-    kept: list[tuple[Pair, bool]] = []  # (pair, its two sides say the same thing)
+    pairs: list[Pair] = []
     stats = PairStats()
+
+    def keep(pair: Pair | None) -> bool:
+        """Keep ``pair`` (True), or count it as identical (False); the win counters count kept pairs."""
+        if pair is None:
+            stats.identical += 1
+            return False
+        pairs.append(pair)
+        return True
+
     thr, tau = config.outcome_threshold, config.tau
     for e in experts:
         for j, x in sorted(by_task.get(e.task_id, {}).items()):
@@ -134,11 +144,9 @@ def build_ipr_pairs(
                 if not config.outcome_pairs:
                     continue
                 if r_e - r_x > thr:
-                    kept.append(_pair(e, x, 0, True, "outcome", (r_e, r_x), config.single_action))
-                    stats.outcome_expert_wins += 1
+                    stats.outcome_expert_wins += keep(_pair(e, x, 0, True, "outcome", (r_e, r_x), config.single_action))
                 elif config.both_directions and r_x - r_e > thr:
-                    kept.append(_pair(e, x, 0, False, "outcome", (r_e, r_x), config.single_action))
-                    stats.outcome_agent_wins += 1
+                    stats.outcome_agent_wins += keep(_pair(e, x, 0, False, "outcome", (r_e, r_x), config.single_action))
                 else:
                     stats.ties += 1
                 continue
@@ -150,19 +158,9 @@ def build_ipr_pairs(
                 continue
             shorter = config.shorter_wins_at_equal_outcome and len(x.steps) - j < len(e.steps) - j
             if r_e - r_x > thr and s_e.value - s_x.value > tau:
-                kept.append(_pair(e, x, j, True, "step", (s_e.value, s_x.value), config.single_action))
-                stats.step_expert_wins += 1
+                stats.step_expert_wins += keep(_pair(e, x, j, True, "step", (s_e.value, s_x.value), config.single_action))
             elif config.both_directions and (r_x - r_e > thr or shorter) and s_x.value - s_e.value > tau:
-                kept.append(_pair(e, x, j, False, "step", (s_e.value, s_x.value), config.single_action))
-                stats.step_agent_wins += 1
+                stats.step_agent_wins += keep(_pair(e, x, j, False, "step", (s_e.value, s_x.value), config.single_action))
             else:
                 stats.ties += 1
-    pairs = []
-    for p, same in kept:
-        if same:  # the win counters count kept pairs only
-            stats.identical += 1
-            field = f"{p.level}_{p.winner}_wins"
-            setattr(stats, field, getattr(stats, field) - 1)
-        else:
-            pairs.append(p)
     return pairs, stats
