@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.pairs.ipr import IPRPairConfig, build_ipr_pairs
 from harness.types import Step, StepReward, Trajectory
 
@@ -87,8 +89,9 @@ def test_single_action_pair_with_identical_sides_is_dropped_and_counted():
 
 
 def test_single_action_pair_differing_only_in_thought_is_dropped():
-    x1 = traj(["search[a]", "CLICK[b] ", "click[wrong]"], 0.2, prefix=1)  # same action as the expert, other thought
-    x1 = Trajectory(**{**x1.__dict__, "steps": (x1.steps[0], Step("Thought: other\nAction: CLICK[b] ", "CLICK[b] ", "o"), x1.steps[2])})
+    x1 = traj(["search[a]", "click[b]", "click[wrong]"], 0.2, prefix=1)
+    other_thought = Step("Thought: other\nAction: CLICK[b] ", "CLICK[b] ", "o")  # the expert's action, other words
+    x1 = replace(x1, steps=(x1.steps[0], other_thought, x1.steps[2]))
     r = rewards((EXPERT, 1, 0.9), (x1, 1, 0.1))
     pairs, stats = build_ipr_pairs([EXPERT], [x1], r, IPRPairConfig(single_action=True))
     assert pairs == [] and stats.identical == 1 and stats.step_expert_wins == 0
