@@ -105,7 +105,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.dry_run:
         plan = describe(recipe)
         print(json.dumps(plan["config"], indent=2))
-        print(f"\nrecipe {plan['recipe']} (preset {plan['preset'] or 'none'}), config hash {plan['config_hash']}")
+        print(f"\nrecipe {plan['recipe']} (preset {plan['preset'] or 'none'}), seed {plan['seed']}, config hash {plan['config_hash']}")
         print("stages: " + " -> ".join(plan["stages"]))
         return 0
     result = run_recipe(recipe, runs_dir=args.runs_dir, run_id=args.run_id)

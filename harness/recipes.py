@@ -307,6 +307,10 @@ def load_recipe(name_or_path: str, preset: str | None = None, overrides: list[st
         merged = deep_merge(raw, presets[chosen] or {})
     merged = deep_merge(merged, parse_set(overrides or []))
     merged["preset"] = chosen or ""
+    if isinstance(merged.get("sft"), dict) and "seed" in merged["sft"]:
+        # The SFT stage trains with the run's one seed; a separate sft.seed would be silently ignored.
+        raise RecipeError(f"{path}: 'sft.seed' is not a recipe setting: SFT uses the recipe's top-level "
+                          "'seed'. Set 'seed' (or pass --seed N) instead.")
     recipe = build(Recipe, merged, str(path))
     check_method(recipe, str(path))
     return recipe

@@ -83,3 +83,14 @@ def test_seed_flag_is_the_recipe_seed_and_changes_the_hash(capsys):
 
     assert hash_of("--seed", "3") == hash_of("--set", "seed=3") != hash_of()
     assert hash_of("--seed", "42") == hash_of()  # 42 is the recipe's own seed
+
+
+def test_dry_run_shows_the_seed_sft_trains_with_and_rejects_a_separate_sft_seed(capsys):
+    assert main(["reproduce", "ipr-webshop", "--seed", "7", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    plan = json.loads(out.split("\nrecipe ", 1)[0])
+    assert "seed" not in plan["sft"] and plan["seed"] == 7 and ", seed 7, config hash" in out
+    # Setting sft.seed used to be silently overridden by the top-level seed: now it is an error naming the fix.
+    assert main(["reproduce", "ipr-webshop", "--set", "sft.seed=3", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "'sft.seed' is not a recipe setting" in err and "--seed N" in err

@@ -89,5 +89,11 @@ def run_recipe(recipe: Recipe, runs_dir: str | Path = "runs", run_id: str | None
 
 
 def describe(recipe: Recipe) -> dict[str, Any]:
-    """What ``--dry-run`` prints: the resolved recipe, its hash and the stage plan."""
-    return {"recipe": recipe.name, "preset": recipe.preset, "config_hash": recipe.config_hash, "stages": plan(recipe), "config": recipe.to_dict()}
+    """What ``--dry-run`` prints: the resolved recipe, its seed, its hash and the stage plan.
+
+    ``config.sft.seed`` is left out of the printout: it is part of the hashed recipe (so existing run
+    ids stay valid) but the SFT stage uses the top-level ``seed``, shown on its own."""
+    config = recipe.to_dict()
+    config["sft"].pop("seed", None)
+    return {"recipe": recipe.name, "preset": recipe.preset, "seed": recipe.seed, "config_hash": recipe.config_hash,
+            "stages": plan(recipe), "config": config}
