@@ -75,7 +75,21 @@ def test_each_seed_is_paired_with_its_own_sft_and_summarised_across_seeds(tmp_pa
     assert summary["IPR"]["vs_sft_mean"] == pytest.approx(0.5 / 3)
     assert summary["IPR"]["vs_sft_sd"] == pytest.approx(statistics.stdev([0.25, -0.25, 0.5]))
     assert summary["SFT"]["avg_reward_mean"] == pytest.approx((0.25 + 1.0 + 0.5) / 3) and "vs_sft_mean" not in summary["SFT"]
-    assert "| IPR | 1, 2, 3 | 0.750 ± 0.250 | +0.167 ± 0.382 | 2 of 3 |" in format_markdown(data)
+    # Pooled: per task, the difference averaged over seeds (task 0: (0.5 - 0.5 + 0.5) / 3, task 1: (0 + 0 + 0.5) / 3).
+    pooled = mean_with_ci([0.5 / 3, 0.5 / 3])
+    assert summary["IPR"]["vs_sft_pooled"]["value"] == pytest.approx(0.5 / 3)
+    assert summary["IPR"]["vs_sft_pooled"]["ci_low"] == pytest.approx(pooled.ci_low) and "vs_sft_pooled" not in summary["SFT"]
+    assert "| IPR | 1, 2, 3 | 0.750 ± 0.250 | +0.167 ± 0.382 | 0.167 [0.167, 0.167] | 2 of 3 |" in format_markdown(data)
+
+
+def test_pooled_interval_resamples_whole_tasks_across_seeds(tmp_path):
+    # Seed 1 helps on task 0 and hurts on task 1, seed 2 the other way: every per-seed mean is 0 and
+    # the seed-averaged per-task differences are 0 too, so the pooled interval collapses to [0, 0];
+    # resampling (seed, task) cells independently would have produced a wide interval instead.
+    a = fake_run(tmp_path, "a", {"SFT": {"0": 0.0, "1": 1.0}, "IPR": {"0": 1.0, "1": 0.0}}, seed=1)
+    b = fake_run(tmp_path, "b", {"SFT": {"0": 1.0, "1": 0.0}, "IPR": {"0": 0.0, "1": 1.0}}, seed=2)
+    pooled = {x["method"]: x for x in compare([a, b])["across_seeds"]}["IPR"]["vs_sft_pooled"]
+    assert (pooled["value"], pooled["ci_low"], pooled["ci_high"], pooled["n"]) == (0.0, 0.0, 0.0, 2)
 
 
 def test_rows_without_distinct_seeds_are_not_summarised_as_seeds(tmp_path):

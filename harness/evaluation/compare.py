@@ -9,7 +9,11 @@ with the SFT model of its own run, so runs of several seeds compare each seed wi
 
 When a method appears with more than one seed, a second table summarises it across seeds: the mean
 and the sample standard deviation over seeds of its average reward and of its paired difference to
-SFT, and in how many seeds that difference is positive.
+SFT, in how many seeds that difference is positive, and a pooled paired interval: per task i the
+seed-averaged difference d_i = mean_s (r_method,s,i - r_SFT,s,i), then the mean of d_i with a bootstrap
+interval over tasks. Every seed is tested on the same tasks, so resampling whole tasks keeps the
+correlation of a task's difficulty across seeds; the interval covers task sampling for these seeds,
+while the sd over seeds shows the training variance.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
     first_sft = next((r.results for r in rows if r.label == "SFT"), None)
     tasks = sorted(rows[0].results["per_task"])
     table = []
+    diffs_by_row: dict[int, list[float]] = {}
     for row in rows:
         m = row.results["metrics"]
         entry = {"method": row.label, "run": row.run, "seed": row.seed, "policy": row.results["policy"],
@@ -87,23 +92,29 @@ def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
         sft = row.sft if row.sft is not None else first_sft
         if sft is not None and row.label != "SFT":
             diffs = [row.results["per_task"][t] - sft["per_task"][t] for t in tasks]
+            diffs_by_row[len(table)] = diffs
             d = mean_with_ci(diffs)
             entry["vs_sft"] = {"value": d.value, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n, "sft_policy": sft["policy"]}
         table.append(entry)
-    return {"env_version": rows[0].results["env_version"], "tasks": len(tasks), "rows": table, "across_seeds": across_seeds(table)}
+    return {"env_version": rows[0].results["env_version"], "tasks": len(tasks), "rows": table, "across_seeds": across_seeds(table, diffs_by_row)}
 
 
-def across_seeds(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def across_seeds(table: list[dict[str, Any]], diffs_by_row: dict[int, list[float]] | None = None) -> list[dict[str, Any]]:
     """Per method run with several distinct seeds: mean and sample sd over seeds of avg reward and of
-    the paired difference to SFT, and the count of seeds where that difference is positive. Rows of
-    one method that do not differ by a known seed (e.g. two configs) are not summarised as seeds."""
+    the paired difference to SFT, the count of seeds where that difference is positive, and (given
+    each row's per-task differences, by row index, all over the same sorted tasks) the pooled paired
+    interval described in the module docstring. Rows of one method that do not differ by a known
+    seed (e.g. two configs) are not summarised as seeds."""
     from statistics import mean, stdev
 
-    by_method: dict[str, list[dict[str, Any]]] = {}
-    for r in table:
-        by_method.setdefault(r["method"], []).append(r)
+    from harness.evaluation.metrics import mean_with_ci
+
+    by_method: dict[str, list[int]] = {}
+    for i, r in enumerate(table):
+        by_method.setdefault(r["method"], []).append(i)
     out = []
-    for method, rs in by_method.items():
+    for method, idx in by_method.items():
+        rs = [table[i] for i in idx]
         seeds = [r["seed"] for r in rs]
         if len(rs) < 2 or None in seeds or len(set(seeds)) < len(seeds):
             continue
@@ -112,6 +123,10 @@ def across_seeds(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
         diffs = [r["vs_sft"]["value"] for r in rs if "vs_sft" in r]
         if len(diffs) >= 2:
             entry |= {"vs_sft_mean": mean(diffs), "vs_sft_sd": stdev(diffs), "vs_sft_positive": sum(d > 0 for d in diffs)}
+        per_seed = [diffs_by_row[i] for i in idx if diffs_by_row and i in diffs_by_row]
+        if len(per_seed) == len(rs) >= 2:
+            pooled = mean_with_ci([mean(task) for task in zip(*per_seed)])
+            entry["vs_sft_pooled"] = {"value": pooled.value, "ci_low": pooled.ci_low, "ci_high": pooled.ci_high, "n": pooled.n}
         out.append(entry)
     return out
 
@@ -132,13 +147,16 @@ def format_markdown(data: dict[str, Any]) -> str:
         vs = _cell(r["vs_sft"]) if "vs_sft" in r else "-"
         lines.append(f"| {r['method']} | {_cell(r['avg_reward'])} | {_cell(r['success_rate'])} | {r['avg_steps']['value']:.2f} | {vs} | {r['run']} |")
     if data.get("across_seeds"):
-        lines += ["", "Across seeds (each seed paired with its own SFT; mean ± sample sd over seeds):", "",
-                  "| method | seeds | avg reward | vs SFT (paired) | seeds above SFT |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", "Across seeds (each seed paired with its own SFT; mean ± sample sd over seeds; pooled: the "
+                  "seed-averaged per-task difference, 95% bootstrap interval over tasks):", "",
+                  "| method | seeds | avg reward | vs SFT (paired) | vs SFT, pooled | seeds above SFT |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
         for a in data["across_seeds"]:
             vs = f"{a['vs_sft_mean']:+.3f} ± {a['vs_sft_sd']:.3f}" if "vs_sft_mean" in a else "-"
             above = f"{a['vs_sft_positive']} of {len(a['seeds'])}" if "vs_sft_mean" in a else "-"
+            pooled = _cell(a["vs_sft_pooled"]) if "vs_sft_pooled" in a else "-"
             seeds = ", ".join(str(x) for x in a["seeds"])
-            lines.append(f"| {a['method']} | {seeds} | {a['avg_reward_mean']:.3f} ± {a['avg_reward_sd']:.3f} | {vs} | {above} |")
+            lines.append(f"| {a['method']} | {seeds} | {a['avg_reward_mean']:.3f} ± {a['avg_reward_sd']:.3f} | {vs} | {pooled} | {above} |")
     return "\n".join(lines)
 
 
