@@ -33,6 +33,15 @@ def stage0_manifests(run: Path) -> list[Path]:
     return [shared / f"{name}-{key[:16]}" / "manifest.json" for name, key in keys.items()]
 
 
+def run_commit(run: Path) -> str | None:
+    """The git commit the run's code was at, from the provenance of its evaluation results."""
+    for results in sorted(run.rglob("results.json")):
+        commit = json.loads(results.read_text()).get("provenance", {}).get("git", {}).get("commit")
+        if commit:
+            return commit
+    return None
+
+
 def collect(run: Path) -> list[dict]:
     """One row per finished stage (shared stage 0 included), in execution order (by manifest time)."""
     rows = []
@@ -68,12 +77,16 @@ def main() -> int:
     for r in rows:
         print(f"{r['stage']:<22} {r['seconds']:>9.1f} {r['peak_rss_mib'] or 0:>13.0f}")
     print(f"{'total':<22} {total:>9.1f}")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    # An existing run is described by its own provenance; the load now says nothing about its timings.
+    commit = run_commit(run) if args.run else subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform()}
+    if not args.run:
+        machine["load_average_after"] = os.getloadavg()
     out = Path(args.output or f"benchmarks/results/reproduce_{args.recipe}_{args.preset}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "recipe": args.recipe, "preset": args.preset, "run": str(run), "stages": rows, "total_seconds": round(total, 1),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_average": os.getloadavg()},
+        "machine": machine,
         "git_commit": commit, "benchmark_wall_s": round(time.time() - start, 1),
     }, indent=2) + "\n")  # fmt: skip
     print(f"wrote {out}")
