@@ -79,7 +79,11 @@ def test_each_seed_is_paired_with_its_own_sft_and_summarised_across_seeds(tmp_pa
     pooled = mean_with_ci([0.5 / 3, 0.5 / 3])
     assert summary["IPR"]["vs_sft_pooled"]["value"] == pytest.approx(0.5 / 3)
     assert summary["IPR"]["vs_sft_pooled"]["ci_low"] == pytest.approx(pooled.ci_low) and "vs_sft_pooled" not in summary["SFT"]
-    assert "| IPR | 1, 2, 3 | 0.750 ± 0.250 | +0.167 ± 0.382 | 0.167 [0.167, 0.167] | 2 of 3 |" in format_markdown(data)
+    # Over seeds: mean ± t_{0.975,2} * sd / sqrt(3) = 0.167 ± 4.303 * 0.382 / 1.732: wide, and it contains 0.
+    over = summary["IPR"]["vs_sft_over_seeds"]
+    half = 4.303 * statistics.stdev([0.25, -0.25, 0.5]) / 3**0.5
+    assert (over["ci_low"], over["ci_high"]) == (pytest.approx(0.5 / 3 - half), pytest.approx(0.5 / 3 + half))
+    assert "| IPR | 1, 2, 3 | 0.750 ± 0.250 | +0.167 ± 0.382 | 0.167 [-0.782, 1.115] | 0.167 [0.167, 0.167] | 2 of 3 |" in format_markdown(data)
 
 
 def test_pooled_interval_resamples_whole_tasks_across_seeds(tmp_path):
