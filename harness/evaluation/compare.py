@@ -178,7 +178,9 @@ def plot(data: dict[str, Any], path: str | Path) -> Path:
     err = [[v - r["avg_reward"]["ci_low"] for v, r in zip(vals, rows)], [r["avg_reward"]["ci_high"] - v for v, r in zip(vals, rows)]]
     fig, ax = plt.subplots(figsize=(1.3 * len(rows) + 2, 3.4))
     ax.bar(range(len(rows)), vals, yerr=err, capsize=4)
-    ax.set_xticks(range(len(rows)), [r["method"] for r in rows], rotation=20, ha="right")
+    several_seeds = len({r.get("seed") for r in rows}) > 1
+    labels = [f"{r['method']}\nseed {r['seed']}" if several_seeds else r["method"] for r in rows]
+    ax.set_xticks(range(len(rows)), labels, rotation=20, ha="right")
     ax.set_ylabel("test avg reward (95% CI)")
     ax.set_title(f"{data['tasks']} test tasks")
     fig.tight_layout()
