@@ -15,7 +15,7 @@ interval over tasks. Every seed is tested on the same tasks, so resampling whole
 correlation of a task's difficulty across seeds; that interval covers task sampling for these seeds
 only. The across-seeds interval (Student t over the per-seed paired differences, n-1 degrees of
 freedom) covers the training variance between seeds instead; with few seeds it is the wider one.
-A claim that a method beats SFT should hold under both.
+Both are reported because they answer different questions.
 """
 
 from __future__ import annotations
@@ -103,9 +103,9 @@ def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
 
 def across_seeds(table: list[dict[str, Any]], diffs_by_row: dict[int, list[float]] | None = None) -> list[dict[str, Any]]:
     """Per method run with several distinct seeds: mean and sample sd over seeds of avg reward and of
-    the paired difference to SFT, the count of seeds where that difference is positive, and (given
-    each row's per-task differences, by row index, all over the same sorted tasks) the pooled paired
-    interval described in the module docstring. Rows of one method that do not differ by a known
+    the paired difference to SFT, the count of seeds where that difference is positive, the Student-t
+    interval of that difference over seeds, and (given each row's per-task differences, by row index,
+    all over the same sorted tasks) the pooled paired interval described in the module docstring. Rows of one method that do not differ by a known
     seed (e.g. two configs) are not summarised as seeds."""
     from statistics import mean, stdev
 
