@@ -4,8 +4,12 @@ Each recipe run publishes to ``<repo_prefix>/<recipe>`` (e.g. ``harness/ipr-webs
 stage-0 data (the expert trajectories, used by every method) goes to ``<repo_prefix>/<env>-stage0``
 tagged by the stage's key. Configs are
 artifact types (``expert_trajectories``, ``explored_trajectories``, ``step_rewards``, ``pairs``),
-splits name the stage (``train``, ``iter1``...), and each publish is tagged with the run id and
-stage, so others can download exactly these pairs by revision.
+splits name the stage (``train``, ``iter1``...), and each publish is tagged with the run id, the
+stage and the first 12 hex digits of the data's content hash, so others can download exactly these
+pairs by revision. The hash in the tag is what makes re-publishing safe: the registry is shared by
+every checkout on a machine, and the same run id can yield different data (another code version,
+another catalog), which gets a tag of its own instead of failing or moving an existing tag. The same
+data gets the same tag, so a run resumed after a kill reuses its publish.
 """
 
 from __future__ import annotations
@@ -67,13 +71,15 @@ def publish_rows(
     repo = f"{recipe.data.repo_prefix}/{recipe.env.id}-stage0" if shared else f"{recipe.data.repo_prefix}/{recipe.name}"
     # the stage's path inside the run (iter1/explore, iter2/explore, ...) keeps iterations apart
     stage = stage_folder.name if shared else stage_folder.resolve().relative_to(run.root.resolve()).as_posix()
-    tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{stage}-{config}-{split}" if shared else f"{run.run_id}-{stage}-{config}-{split}")
+    name = f"{stage}-{config}-{split}" if shared else f"{run.run_id}-{stage}-{config}-{split}"
+    tag = re.sub(r"[^A-Za-z0-9_.+-]", "-", f"{name}-{entry['content_hash'][:12]}")
     registry = make_registry(recipe.data.registry)
     out = {"repo": repo, "tag": tag, "content_hash": entry["content_hash"], "rows": entry["num_rows"]}
     existing = _already_published(registry, repo, tag, f"{config}/{split}")
-    if existing is not None:  # a run killed after publishing, before its manifest: same tag, same data
-        if existing != entry["content_hash"]:
-            raise ValueError(f"{repo}@{tag} already holds different {config}/{split} data; use a new --run-id")
+    if existing is not None:  # published before (a resumed run, or the same run in another checkout)
+        if existing != entry["content_hash"]:  # a 48-bit prefix collision or a hand-edited registry
+            raise ValueError(f"{repo}@{tag}: the registry holds {config}/{split} data of hash {existing}, "
+                             f"not {entry['content_hash']}: it was changed outside harness; publish under a new --run-id")
         return {**out, "commit": registry.resolve(repo, tag), "reused": True}
     published = registry.publish(folder, repo, tag=tag)
     return {**out, "commit": published.commit}
