@@ -105,8 +105,8 @@ def across_seeds(table: list[dict[str, Any]], diffs_by_row: dict[int, list[float
     """Per method run with several distinct seeds: mean and sample sd over seeds of avg reward and of
     the paired difference to SFT, the count of seeds where that difference is positive, the Student-t
     interval of that difference over seeds, and (given each row's per-task differences, by row index,
-    all over the same sorted tasks) the pooled paired interval described in the module docstring. Rows of one method that do not differ by a known
-    seed (e.g. two configs) are not summarised as seeds."""
+    all over the same sorted tasks) the pooled paired interval described in the module docstring.
+    Rows of one method that do not differ by a known seed (e.g. two configs) are not summarised as seeds."""
     from statistics import mean, stdev
 
     from harness.evaluation.metrics import mean_with_ci, t_interval
