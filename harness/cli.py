@@ -248,10 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``harness`` console script."""
+    from harness.execution.jobs import TrainingJobError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, ValueError, KeyError, FileNotFoundError) as e:
+    except (UserError, ValueError, KeyError, FileNotFoundError, TrainingJobError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"harness: error: {msg}", file=sys.stderr)
         return 2

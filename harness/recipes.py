@@ -18,10 +18,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from harness.execution.settings import ExecutionSettings
 from harness.pairs.ipr import IPRPairConfig
+from harness.rewards.monte_carlo import DEFAULT_N_ROLLOUTS
 from harness.training.copy_pretraining import CopyPretraining
 from harness.training.discriminator import DiscriminatorSettings
 from harness.training.policy_gradient import PolicyGradientSettings
+from harness.training.preference import PreferenceSettings
 from harness.training.sft import SFTSettings
 from harness.types import content_hash
 
@@ -35,7 +38,8 @@ class EnvSection:
     id: str = "webshop"
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_steps: int | None = None
-    """None = the environment's own budget (WebShop 10, IPR §4.1)."""
+    """The step budget of every episode of the run (exploration, Monte-Carlo rollouts, evaluation):
+    it is the environment's own cap. None = the environment's default (WebShop 10, IPR §4.1)."""
 
 
 @dataclass
@@ -71,35 +75,14 @@ class DataSection:
 class GenerationSection:
     temperature: float = 0.0
     max_new_tokens: int = 512
-    batch_size: int = 64
 
 
 @dataclass
 class EstimateSection:
-    n: int = 5
+    """Monte-Carlo step rewards (IPR §3.2), always with the frozen SFT model as the scorer."""
+
+    n: int = DEFAULT_N_ROLLOUTS
     temperature: float = 1.0
-    scorer: str = "sft"
-    """``sft`` (IPR: the frozen SFT model) or a path to a step-reward model (IPR §5.5)."""
-
-
-@dataclass
-class TrainSection:
-    beta: float = 0.1
-    learning_rate: float = 3e-6
-    epochs: float = 3.0
-    batch_size: int = 48
-    per_device_batch_size: int = 4
-    scheduler: str = "constant_with_warmup"
-    warmup_ratio: float = 0.1
-    nll: str = "sum"
-    nll_weight: float = 1.0
-    max_length: int = 4096
-    reference: str = "sft"
-    """``sft`` (IPR: pi_ref = pi_0 in every iteration) or ``previous`` (the last iteration's policy)."""
-    beta_after_first: float | None = None
-    """beta from iteration 2 on (ETO: 0.5 after round 1's 0.1); None = ``beta`` throughout."""
-    learning_rate_after_first: float | None = None
-    """Learning rate from iteration 2 on (ETO: 5e-7 after round 1's 1e-6); None = ``learning_rate``."""
 
 
 @dataclass
@@ -108,7 +91,6 @@ class InspectSection:
 
     temperature: float = 1.0
     max_new_tokens: int = 512
-    batch_size: int = 64
     samples: int = 1
     """Actions sampled per expert prefix."""
     drop_equal: bool = True
@@ -123,7 +105,6 @@ class RFTSection:
     """Episodes sampled per task and iteration."""
     temperature: float = 1.0
     max_new_tokens: int = 512
-    batch_size: int = 64
     success_threshold: float = 1.0
     """An agent episode is kept when its final reward is at least this (1.0 = WebShop's exact match)."""
     start_from: str = "base"
@@ -145,15 +126,15 @@ class Recipe:
     explore: GenerationSection = field(default_factory=GenerationSection)
     estimate: EstimateSection = field(default_factory=EstimateSection)
     pairs: IPRPairConfig = field(default_factory=IPRPairConfig)
-    train: TrainSection = field(default_factory=TrainSection)
+    train: PreferenceSettings = field(default_factory=PreferenceSettings)
     evaluate: GenerationSection = field(default_factory=GenerationSection)
     inspect: InspectSection = field(default_factory=InspectSection)
     rft: RFTSection = field(default_factory=RFTSection)
     discriminator: DiscriminatorSettings = field(default_factory=DiscriminatorSettings)
     policy_gradient: PolicyGradientSettings = field(default_factory=PolicyGradientSettings)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+    """Where the work runs (backend, training processes): see :mod:`harness.execution.settings`."""
     preset: str = ""
-    accelerate_config: str | None = None
-    """For multi-GPU presets: an accelerate/DeepSpeed config shipped with the recipes."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain form of the resolved recipe."""
@@ -328,3 +309,11 @@ def check_method(recipe: Recipe, where: str) -> None:
         raise RecipeError(f"{where}: 'train.reference' must be 'sft' or 'previous', got '{recipe.train.reference}'")
     if recipe.rft.start_from not in ("base", "policy"):
         raise RecipeError(f"{where}: 'rft.start_from' must be 'base' or 'policy', got '{recipe.rft.start_from}'")
+    if "max_steps" in recipe.env.kwargs:
+        raise RecipeError(f"{where}: set the step budget once, as 'env.max_steps', not in 'env.kwargs'")
+    if recipe.env.max_steps is not None and recipe.env.max_steps < 1:
+        raise RecipeError(f"{where}: 'env.max_steps' must be at least 1, got {recipe.env.max_steps}")
+    try:
+        recipe.execution.check(where)
+    except ValueError as e:
+        raise RecipeError(str(e)) from None

@@ -13,12 +13,40 @@ episode), ``max_steps``, ``context_overflow``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.envs.base import Environment
 from harness.policies.base import ContextOverflow, EpisodeView, Policy, Sampling
 from harness.prompting import INVALID_FORMAT, build_messages, observation_turn, parse_react
 from harness.types import Step, Trajectory
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One episode to play: the task, its sampling seed, the replies replayed before the policy acts
+    (an expert prefix, or a trajectory up to the step being scored) and its step budget."""
+
+    task_id: str
+    seed: int
+    prefix: tuple[str, ...] = ()
+    max_steps: int | None = None
+    """None = the environment's budget; replayed steps count against it."""
+
+
+def play_specs(
+    make_env: Callable[[], Environment], specs: Sequence[EpisodeSpec], policy: Policy, sampling: Sampling
+) -> list[Trajectory]:
+    """Play ``specs`` (one :func:`run_episodes` call per step budget) and return the trajectories in
+    spec order, each with ``prefix_steps`` = the length of its replayed prefix."""
+    out: list[Trajectory | None] = [None] * len(specs)
+    for budget in sorted({s.max_steps or 0 for s in specs}):
+        idx = [i for i, s in enumerate(specs) if (s.max_steps or 0) == budget]
+        got = run_episodes(make_env, [specs[i].task_id for i in idx], policy, sampling,
+                           seeds=[specs[i].seed for i in idx], max_steps=budget or None,
+                           prefixes=[specs[i].prefix for i in idx])  # fmt: skip
+        for i, t in zip(idx, got, strict=True):
+            out[i] = replace(t, prefix_steps=len(specs[i].prefix))
+    return out  # type: ignore[return-value]
 
 
 @dataclass

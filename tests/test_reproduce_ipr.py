@@ -9,7 +9,7 @@ from miniature import mini_args, mini_catalog, run_dir, stage_folder  # noqa: F4
 
 from harness.cli import main
 from harness.pipeline import stages
-from harness.pipeline.runner import read_jsonl
+from harness.execution.checkpoints import read_jsonl
 
 pytestmark = pytest.mark.slow
 

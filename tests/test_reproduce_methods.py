@@ -9,7 +9,7 @@ import pytest
 from miniature import mini_args, mini_catalog, run_dir, stage_folder  # noqa: F401 (fixture)
 
 from harness.cli import main
-from harness.pipeline.runner import read_jsonl
+from harness.execution.checkpoints import read_jsonl
 from harness.types import Trajectory
 
 pytestmark = pytest.mark.slow

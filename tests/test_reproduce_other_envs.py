@@ -10,7 +10,7 @@ from miniature import run_dir, stage_folder
 
 from harness.cli import main
 from harness.envs.shared_data import DataNotFoundError
-from harness.pipeline.runner import read_jsonl
+from harness.execution.checkpoints import read_jsonl
 
 pytestmark = pytest.mark.slow
 

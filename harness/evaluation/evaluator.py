@@ -88,8 +88,13 @@ def format_table(result: EvalResult) -> str:
     return title + tabulate(rows, headers=["metric", "value", "95% CI", "n"])
 
 
-def evaluate(config: EvalConfig, argv: list[str] | None = None) -> tuple[EvalResult, list[Trajectory]]:
-    """Evaluate ``config.policy`` on ``config.split`` and return (result, trajectories); writes files if asked."""
+def evaluate(
+    config: EvalConfig, argv: list[str] | None = None, policy: Any = None, execution: dict[str, Any] | None = None
+) -> tuple[EvalResult, list[Trajectory]]:
+    """Evaluate ``config.policy`` on ``config.split`` and return (result, trajectories); writes files if asked.
+
+    ``policy``: an already built policy for ``config.policy`` (a recipe stage passes the one its
+    execution seam serves); ``execution``: where the run executed, recorded in the provenance."""
     from tqdm import tqdm
 
     from harness.envs import make_env
@@ -107,7 +112,8 @@ def evaluate(config: EvalConfig, argv: list[str] | None = None) -> tuple[EvalRes
         ids = ids[: config.limit]
     if not ids:
         raise ValueError(f"split '{config.split}' of {config.env} has no tasks")
-    policy = make_policy(config.policy)
+    if policy is None:
+        policy = make_policy(config.policy)
     sampling = Sampling(temperature=config.temperature, max_new_tokens=config.max_new_tokens)
     bar = tqdm(total=len(ids), desc=f"eval {config.policy}", unit="ep", disable=not config.progress)
     trajectories = run_episodes(
@@ -126,6 +132,7 @@ def evaluate(config: EvalConfig, argv: list[str] | None = None) -> tuple[EvalRes
             "metrics_version": METRICS_VERSION,
             "policy": {"spec": config.policy, **getattr(policy, "provenance", {})},
             "wall_time_s": round(time.perf_counter() - start, 3),
+            **({"execution": execution} if execution is not None else {}),
         }
     )
     result = EvalResult(

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.rewards.monte_carlo import DEFAULT_N_ROLLOUTS
 from harness.types import content_hash
 
 SCORERS_FILE = "scorers.json"
@@ -37,7 +38,7 @@ class ScorerPin:
     """The scorer and Monte-Carlo settings pinned for one key (paper setting: SFT model, N=5, T=1)."""
 
     policy: str
-    n_rollouts: int = 5
+    n_rollouts: int = DEFAULT_N_ROLLOUTS
     temperature: float = 1.0
     seed: int = 0
     max_new_tokens: int = 512
@@ -104,7 +105,7 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
     """Compute and store the entry's action efficiency under ``pin`` (bootstrap 95% interval)."""
     from harness.envs import make_env
     from harness.evaluation.metrics import mean_with_ci
-    from harness.pipeline.runner import run_chunked, write_json_atomic
+    from harness.execution.checkpoints import run_chunked, write_json_atomic
     from harness.policies import make_policy
     from harness.rewards.monte_carlo import (
         METRIC_VERSION,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.pipeline.runner import read_jsonl
+from harness.execution.checkpoints import read_jsonl
 from harness.pipeline.stages import Context
 from harness.types import Trajectory
 

@@ -45,8 +45,10 @@ def stage0_keys(recipe: Recipe) -> dict[str, str]:
     publishing = {"registry": d.registry, "publish": d.publish, "repo_prefix": d.repo_prefix}
     model = {**base, "model": dataclasses.asdict(r.model)}
     expert = {**base, "train_split": d.train_split, "train_tasks": d.train_tasks, **publishing}
-    sft = {**model, **expert, "sft": dataclasses.asdict(r.sft)}
-    evaluation = {**sft, "evaluate": dataclasses.asdict(r.evaluate)}
+    # where the work runs is part of what it produced: training processes for SFT, the backend for evaluation
+    sft = {**model, **expert, "sft": dataclasses.asdict(r.sft),
+           "train_processes": r.execution.train_processes, "accelerate_config": r.execution.accelerate_config if r.execution.train_processes > 1 else None}  # fmt: skip
+    evaluation = {**sft, "evaluate": dataclasses.asdict(r.evaluate), "backend": r.execution.backend}
     return {
         "model": content_hash(model),
         "expert": content_hash(expert),
@@ -69,6 +71,7 @@ def run_recipe(recipe: Recipe, runs_dir: str | Path = "runs", run_id: str | None
     method = get_method(recipe.method)
     run = Run(recipe, runs_dir, run_id)
     ctx = stages.Context(run)
+    ctx.executor.check()
     keys = stage0_keys(recipe)
     model = run.stage("model", ctx.init_model, keys["model"])["path"]
     run.stage("expert", ctx.expert_trajectories, keys["expert"])

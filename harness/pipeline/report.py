@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.pipeline.runner import Run, read_jsonl
+from harness.execution.checkpoints import read_jsonl
+from harness.pipeline.runner import Run
 
 
 def _metric(m: dict[str, Any], name: str = "avg_reward") -> str:

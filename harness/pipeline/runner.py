@@ -13,48 +13,16 @@ not depend on where it stopped, ends with the same data as an uninterrupted run.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from harness.execution.checkpoints import read_jsonl, write_json_atomic, write_jsonl_atomic
 from harness.recipes import Recipe
 
-T = TypeVar("T")
 MANIFEST = "manifest.json"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` via a temp file and rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False, default=str)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` as JSON lines to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All rows of a JSON-lines file."""
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 class Run:
@@ -68,6 +36,7 @@ class Run:
         self.root = self.runs_dir / recipe.name / self.run_id
         self.log = log
         self._folders: dict[str, tuple[Path, str]] = {}  # shared stages: name -> (folder, key)
+        self.execution = recipe.execution.provenance()  # recorded in every manifest
         self.root.mkdir(parents=True, exist_ok=True)
         resolved = self.root / "recipe.resolved.json"
         if resolved.exists():
@@ -118,6 +87,7 @@ class Run:
             "config_hash": shared_key or self.config_hash,
             "seconds": round(time.perf_counter() - start, 2),
             "peak_rss_mib": _peak_rss_mib(),  # process peak so far: a stage's own peak when run alone
+            "execution": self.execution,
             **outputs,
         }
         write_json_atomic(self.folder(name) / MANIFEST, manifest)
@@ -129,27 +99,6 @@ def _peak_rss_mib() -> float:
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
-
-
-def run_chunked(
-    folder: Path, items: Sequence[T], chunk_size: int, fn: Callable[[Sequence[T]], list[dict[str, Any]]],
-    progress: Callable[[int], None] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Process ``items`` in fixed chunks, writing ``chunk-NNNNN.jsonl`` per chunk; finished chunks are reused."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    for k, start in enumerate(range(0, len(items), chunk_size)):
-        path = folder / f"chunk-{k:05d}.jsonl"
-        part = items[start : start + chunk_size]
-        if path.exists():
-            chunk = read_jsonl(path)
-        else:
-            chunk = fn(part)
-            write_jsonl_atomic(path, chunk)
-        rows.extend(chunk)
-        if progress:
-            progress(len(part))
-    return rows
 
 
 def reset_folder(path: Path) -> None:

@@ -6,10 +6,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from harness.pipeline.runner import Run, read_jsonl, reset_folder, run_chunked, write_jsonl_atomic
+from harness.execution.checkpoints import read_jsonl, write_jsonl_atomic
+from harness.pipeline.runner import Run, reset_folder
 from harness.types import StepReward, Trajectory
-
-EPISODE_CHUNK = 128  # episodes per checkpoint chunk in explore / estimate (also the generate batch)
 
 
 def _trajs(path: Path) -> list[Trajectory]:
@@ -21,36 +20,33 @@ def _rewards(path: Path) -> list[StepReward]:
 
 
 class Context:
-    """Shared helpers for one run: environment factory, policies, data I/O and publishing."""
+    """Shared helpers for one run: environment factory, the execution seam, data I/O and publishing."""
 
     def __init__(self, run: Run):
+        from harness.execution.executor import Executor
+
         self.run = run
         self.recipe = run.recipe
         self.log = run.log
+        self.executor = Executor(self.recipe.execution, self.make_env, label_root=run.runs_dir, log=run.log)
 
     # --- plumbing ------------------------------------------------------------------------------
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """The environment's factory arguments: the recipe's ``env.kwargs`` and its one step budget."""
+        e = self.recipe.env
+        return {**e.kwargs, **({"max_steps": e.max_steps} if e.max_steps is not None else {})}
+
     def make_env(self):
         """A fresh episode environment of the recipe's env (worlds are cached per process)."""
         from harness.envs import make_env
 
-        return make_env(self.recipe.env.id, **self.recipe.env.kwargs)
+        return make_env(self.recipe.env.id, **self.env_kwargs)
 
     def task_ids(self, split: str, limit: int | None) -> list[str]:
         """The first ``limit`` task ids of ``split``."""
         ids = self.make_env().task_ids(split)
         return ids[:limit] if limit is not None else ids
-
-    def policy(self, path: str):
-        """The transformers policy of the model at ``path``, labelled by its path inside the runs folder
-        (so trajectories do not depend on where the runs folder lives)."""
-        from harness.policies import make_policy
-
-        policy = make_policy(f"hf:{path}")
-        try:
-            policy.name = f"hf:{Path(path).resolve().relative_to(self.run.runs_dir.resolve())}"
-        except ValueError:  # a base model outside the run keeps its own name
-            pass
-        return policy
 
     def sampling(self, section, temperature: float | None = None):
         from harness.policies import Sampling
@@ -88,7 +84,7 @@ class Context:
         from harness.rollout import run_episodes
 
         ids = self.task_ids(self.recipe.data.train_split, self.recipe.data.train_tasks)
-        trajs = run_episodes(self.make_env, ids, ExpertPolicy(), seed=self.recipe.seed, max_steps=self.recipe.env.max_steps)
+        trajs = run_episodes(self.make_env, ids, ExpertPolicy(), seed=self.recipe.seed)
         kept = [t for t in trajs if t.success]
         write_jsonl_atomic(d / "trajectories.jsonl", [t.to_dict() for t in kept])
         published = self.publish(d, "expert_trajectories", "train", [t.to_dict() for t in kept])
@@ -99,33 +95,32 @@ class Context:
         return _trajs(self.run.folder("expert") / "trajectories.jsonl")
 
     def sft(self, d: Path, model: str, trajectories: list[Trajectory] | None = None) -> dict[str, Any]:
-        """SFT (assistant tokens only) on the conversations of ``trajectories`` (default: the experts)."""
+        """SFT (assistant tokens only) on the conversations of ``trajectories`` (default: the experts),
+        as a training job of the execution seam."""
+        from harness.execution.jobs import TrainingJob
         from harness.prompting import build_messages
-        from harness.training.sft import train_sft
 
         trajs = self.load_experts() if trajectories is None else trajectories
-        convs = [build_messages(t.env_id, t.initial_observation, t.steps)[:-1] for t in trajs]
+        rows = [{"messages": build_messages(t.env_id, t.initial_observation, t.steps)[:-1]} for t in trajs]
+        if not rows:
+            raise ValueError("SFT needs at least one expert conversation: the expert stage kept none")
         settings = replace(self.recipe.sft, seed=self.recipe.seed)
-        return {"path": str(train_sft(model, convs, d, settings)), "conversations": len(convs)}
+        out = self.executor.train(TrainingJob("sft", model, str(d), settings, self.recipe.seed), rows)
+        return {"path": out["path"], "conversations": len(rows)}
 
     def _estimate(self, d: Path, scorer: str, targets: list[tuple[Trajectory, int]]) -> list[StepReward]:
-        """Monte-Carlo r_s of every target action with ``scorer``, checkpointed in chunks."""
-        from harness.rewards.monte_carlo import score_steps
+        """Monte-Carlo r_s of every target action with ``scorer``: the rollouts are planned here and
+        played through the execution seam (checkpointed chunks; only final rewards are kept)."""
+        from harness.rewards.monte_carlo import collect_scores, plan_rollouts
 
         e = self.recipe.estimate
-        policy = self.policy(scorer)
-
-        def work(part):
-            scores, _ = score_steps(self.make_env, part, policy, n_rollouts=e.n, temperature=e.temperature,
-                                    max_new_tokens=self.recipe.explore.max_new_tokens, seed=self.recipe.seed,
-                                    max_steps=self.recipe.env.max_steps)  # fmt: skip
-            return [
-                asdict(StepReward(traj.id, t, policy.name, e.n, e.temperature, self.recipe.seed, sc.value, sc.samples, sc.terminal))
-                for (traj, t), sc in zip(part, scores, strict=True)
-            ]
-
-        per_chunk = max(1, EPISODE_CHUNK // max(e.n, 1))
-        rows = run_chunked(d / "chunks", targets, per_chunk, work)
+        plan = plan_rollouts(targets, e.n, self.recipe.seed, self.make_env().max_steps)
+        finals = self.executor.rollouts(d / "chunks", plan.specs, scorer, self.sampling(self.recipe.explore, e.temperature),
+                                        row=lambda t: {"final_reward": t.final_reward})  # fmt: skip
+        scores = collect_scores(plan, [r["final_reward"] for r in finals])
+        name = self.executor.label(scorer)
+        rows = [asdict(StepReward(traj.id, t, name, e.n, e.temperature, self.recipe.seed, sc.value, sc.samples, sc.terminal))
+                for (traj, t), sc in zip(targets, scores, strict=True)]  # fmt: skip
         write_jsonl_atomic(d / "step_rewards.jsonl", rows)
         return _rewards(d / "step_rewards.jsonl")
 
@@ -134,22 +129,13 @@ class Context:
         """Episodes of the policy on the chosen expert tasks: from every expert prefix j = 0..n-1
         (IPR's step-wise exploration) or only from the start (j = 0: ETO, RFT), ``samples`` per start
         with seeds seed+k. Sampling comes from ``section`` (default: the recipe's ``explore``)."""
-        from harness.rollout import run_episodes
+        from harness.rollout import EpisodeSpec
 
         experts = {t.task_id: t for t in self.load_experts()}
         starts = [(tid, j) for tid in chosen for j in (range(len(experts[tid].steps)) if all_prefixes else [0])]
-        episodes = [(tid, j, k) for tid, j in starts for k in range(samples)]
-        policy = self.policy(policy_path)
-        section = section or self.recipe.explore
-
-        def work(part):
-            prefixes = [[s.text for s in experts[tid].steps[:j]] for tid, j, _ in part]
-            trajs = run_episodes(self.make_env, [tid for tid, _, _ in part], policy, self.sampling(section),
-                                 seeds=[self.recipe.seed + k for _, _, k in part], max_steps=self.recipe.env.max_steps,
-                                 prefixes=prefixes)  # fmt: skip
-            return [replace(t, prefix_steps=j).to_dict() for t, (_, j, _) in zip(trajs, part, strict=True)]
-
-        rows = run_chunked(d / "chunks", episodes, EPISODE_CHUNK, work)
+        specs = [EpisodeSpec(tid, self.recipe.seed + k, tuple(s.text for s in experts[tid].steps[:j]))
+                 for tid, j in starts for k in range(samples)]  # fmt: skip
+        rows = self.executor.rollouts(d / "chunks", specs, policy_path, self.sampling(section or self.recipe.explore))
         write_jsonl_atomic(d / "explored.jsonl", rows)
         published = self.publish(d, "explored_trajectories", d.parent.name, rows)  # split = the iteration
         full = [r for r in rows if r["prefix_steps"] == 0]
@@ -159,25 +145,14 @@ class Context:
     def inspect(self, d: Path, policy_path: str, chosen: list[str]) -> dict[str, Any]:
         """StepAgent's inspection: at every expert prefix j = 0..n-1 the policy samples its own next
         action (``recipe.inspect``: temperature, samples per prefix); nothing is rolled out after it."""
-        from harness.rollout import run_episodes
+        from harness.rollout import EpisodeSpec
 
         experts = {t.task_id: t for t in self.load_experts()}
         cfg = self.recipe.inspect
-        episodes = [(tid, j, k) for tid in chosen for j in range(len(experts[tid].steps)) for k in range(cfg.samples)]
-        policy = self.policy(policy_path)
-
-        def work(part):
-            prefixes = [[s.text for s in experts[tid].steps[:j]] for tid, j, _ in part]
-            trajs = []
-            for budget in sorted({j + 1 for _, j, _ in part}):  # one agent action after j replayed ones
-                idx = [n for n, (_, j, _) in enumerate(part) if j + 1 == budget]
-                got = run_episodes(self.make_env, [part[n][0] for n in idx], policy, self.sampling(cfg),
-                                   seeds=[self.recipe.seed + part[n][2] for n in idx], max_steps=budget,
-                                   prefixes=[prefixes[n] for n in idx])  # fmt: skip
-                trajs += [(n, replace(t, prefix_steps=part[n][1]).to_dict()) for n, t in zip(idx, got, strict=True)]
-            return [t for _, t in sorted(trajs, key=lambda x: x[0])]
-
-        rows = run_chunked(d / "chunks", episodes, EPISODE_CHUNK, work)
+        # one agent action after the j replayed expert replies: a budget of j + 1 steps
+        specs = [EpisodeSpec(tid, self.recipe.seed + k, tuple(s.text for s in experts[tid].steps[:j]), j + 1)
+                 for tid in chosen for j in range(len(experts[tid].steps)) for k in range(cfg.samples)]  # fmt: skip
+        rows = self.executor.rollouts(d / "chunks", specs, policy_path, self.sampling(cfg))
         write_jsonl_atomic(d / "inspected.jsonl", rows)
         published = self.publish(d, "explored_trajectories", f"{d.parent.name}_inspect", rows)
         return {"samples": len(rows), "experts": len(chosen), "published": published}
@@ -224,15 +199,17 @@ class Context:
 
     def train(self, d: Path, policy_path: str, reference_path: str, i: int, pairs_stage: str = "pairs") -> dict[str, Any]:
         """The preference update of the current policy on this iteration's pairs (IPR: the mixture loss;
-        plain DPO when ``train.nll`` is ``none``)."""
-        from harness.training.preference_stage import train_preference
+        plain DPO when ``train.nll`` is ``none``), as a training job of the execution seam."""
+        from harness.execution.jobs import TrainingJob
 
         rows = read_jsonl(self.run.root / f"iter{i}" / pairs_stage / "pairs.jsonl")
         if not rows:
             self.log(f"[iter{i}/train] no pairs: the policy is carried over unchanged")
             return {"path": policy_path, "pairs": 0, "trained": False}
-        out = train_preference(policy_path, reference_path, rows, d, self.train_settings(i), seed=self.recipe.seed)
-        return {"path": str(out["path"]), "pairs": len(rows), "trained": True, "dropped_too_long": out["dropped_too_long"]}
+        job = TrainingJob("preference", policy_path, str(d), self.train_settings(i), self.recipe.seed, reference=reference_path)
+        pairs = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows]
+        out = self.executor.train(job, pairs)
+        return {"path": out["path"], "pairs": len(rows), "trained": True, "dropped_too_long": out["dropped_too_long"]}
 
     def train_settings(self, i: int):
         """The recipe's ``train`` section for iteration ``i`` (ETO: other beta and lr after round 1)."""
@@ -244,16 +221,17 @@ class Context:
 
     def evaluate(self, d: Path, model: str, split: str, label: str) -> dict[str, Any]:
         """Evaluate ``model`` greedily on the recipe's ``valid`` or ``test`` split (``data.valid_split`` /
-        ``data.test_split``, limited as the recipe says) with full provenance."""
+        ``data.test_split``, limited as the recipe says) with full provenance, on the recipe's backend."""
         from harness.evaluation.evaluator import EvalConfig, evaluate
 
         data = self.recipe.data
         limit = data.valid_tasks if split == "valid" else data.test_tasks
         split = data.valid_split if split == "valid" else data.test_split
-        cfg = EvalConfig(env=self.recipe.env.id, env_kwargs=self.recipe.env.kwargs, policy=f"hf:{model}", split=split,
+        cfg = EvalConfig(env=self.recipe.env.id, env_kwargs=self.env_kwargs, policy=self.executor.spec(model), split=split,
                          limit=limit, seed=self.recipe.seed, temperature=self.recipe.evaluate.temperature,
                          max_new_tokens=self.recipe.evaluate.max_new_tokens, output=str(d), progress=False)  # fmt: skip
-        result, _ = evaluate(cfg)
+        with self.executor.policy(model) as policy:
+            result, _ = evaluate(cfg, policy=policy, execution=self.executor.provenance())
         m = result.metrics["avg_reward"]
         self.log(f"  {label} {split}: avg_reward {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] (n={m.n})")
         return {"label": label, "path": model, "split": split, "metrics": {k: asdict(v) for k, v in result.metrics.items()}}

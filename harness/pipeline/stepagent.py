@@ -16,7 +16,8 @@ from typing import Any
 
 from harness.pairs.ipr import prompt_at
 from harness.pairs.stepagent import build_stepagent_pairs, inspected_step, same_action
-from harness.pipeline.runner import read_jsonl, write_jsonl_atomic
+from harness.execution.checkpoints import read_jsonl, write_jsonl_atomic
+from harness.execution.jobs import TrainingJob
 from harness.pipeline.stages import Context
 from harness.types import Trajectory
 
@@ -59,11 +60,12 @@ def discriminator(ctx: Context, d: Path, policy: str, i: int) -> dict[str, Any]:
     """Train D(s, a) on expert vs agent actions of cycle ``i``. Cycle 1 starts from the current policy's
     weights with a new one-output head; later cycles continue the previous cycle's discriminator (GAIL
     keeps one discriminator through training)."""
-    from harness.training.discriminator import REWARD_CONVENTION, train_discriminator
+    from harness.training.discriminator import REWARD_CONVENTION, check_examples
 
     examples = discriminator_examples(ctx.load_experts(), _inspected(ctx, i), ctx.recipe.inspect.drop_equal)
+    check_examples(examples)  # here, not inside a launched job: the error reaches the user as it is
     start = policy if i == 1 else ctx.run.manifest(f"iter{i - 1}/discriminator")["path"]
-    out = train_discriminator(start, examples, d, ctx.recipe.discriminator, seed=ctx.recipe.seed)
+    out = ctx.executor.train(TrainingJob("discriminator", start, str(d), ctx.recipe.discriminator, ctx.recipe.seed), examples)
     ctx.log(f"[iter{i}/discriminator] {len(examples)} examples, train accuracy {out['train_accuracy']:.3f}")
     return {**{k: v for k, v in out.items() if k != "path"}, "path": str(out["path"]), "start_from": start,
             "reward_convention": REWARD_CONVENTION}  # fmt: skip
@@ -72,8 +74,7 @@ def discriminator(ctx: Context, d: Path, policy: str, i: int) -> dict[str, Any]:
 def policy_update(ctx: Context, d: Path, policy: str, reference: str, disc: str, i: int) -> dict[str, Any]:
     """The KL-regularised policy-gradient step of cycle ``i`` on single-step episodes: every inspected
     expert prefix is a state; replies are rewarded by the discriminator r(s, a)."""
-    from harness.training.discriminator import REWARD_CONVENTION, discriminator_rewards
-    from harness.training.policy_gradient import train_policy_gradient
+    from harness.training.discriminator import REWARD_CONVENTION
 
     experts = {e.task_id: e for e in ctx.load_experts()}
     states: dict[tuple[str, int], list[dict[str, str]]] = {}
@@ -81,12 +82,11 @@ def policy_update(ctx: Context, d: Path, policy: str, reference: str, disc: str,
         e = experts.get(x.task_id)
         if e is not None and inspected_step(e, x) is not None:
             states.setdefault((x.task_id, x.prefix_steps), list(prompt_at(e, x.prefix_steps)))
-    batch = ctx.recipe.discriminator.per_device_batch_size
-
-    def reward_fn(prompts: list[list[dict[str, str]]], replies: list[str]) -> list[float]:
-        return discriminator_rewards(disc, list(zip(prompts, replies, strict=True)), batch_size=batch)
-
-    out = train_policy_gradient(policy, reference, list(states.values()), reward_fn, d, ctx.recipe.policy_gradient, seed=ctx.recipe.seed)
+    if not states:
+        raise ValueError(f"iteration {i}: inspection left no expert prefix to train the policy on")
+    job = TrainingJob("policy_gradient", policy, str(d), ctx.recipe.policy_gradient, ctx.recipe.seed, reference=reference,
+                      reward_model=disc, reward_batch_size=ctx.recipe.discriminator.per_device_batch_size)  # fmt: skip
+    out = ctx.executor.train(job, [{"prompt": p} for p in states.values()])
     ctx.log(f"[iter{i}/policy] discriminator reward {out['reward_first']:.3f} -> {out['reward_last']:.3f}")
     return {**{k: v for k, v in out.items() if k != "path"}, "path": str(out["path"]), "states": len(states),
             "reference": reference, "reward_convention": REWARD_CONVENTION,

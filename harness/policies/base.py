@@ -70,7 +70,14 @@ def sample_seed(view: EpisodeView) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-POLICY_KINDS = ("expert", "random", "hf:PATH", "vllm:PATH", "openai:URL#MODEL")
+MODEL_BACKENDS: dict[str, str] = {
+    "hf": "harness.policies.hf:HFPolicy",
+    "vllm": "harness.policies.vllm:VLLMPolicy",
+}
+"""Backends that serve a model from a path (``KIND:PATH`` specs, and a recipe's ``execution.backend``):
+name -> ``module:class``, imported only when used. A new backend is one module plus one line here."""
+
+POLICY_KINDS = ("expert", "random", *(f"{k}:PATH" for k in MODEL_BACKENDS), "openai:URL#MODEL")
 
 
 def make_policy(spec: str, **options: Any) -> Policy:
@@ -85,6 +92,8 @@ def make_policy(spec: str, **options: Any) -> Policy:
 
     ``options`` go to the backend's constructor (e.g. ``device``, ``dtype``, ``batch_size``).
     """
+    import importlib
+
     from harness.policies import scripted
 
     kind, _, target = spec.partition(":")
@@ -92,16 +101,12 @@ def make_policy(spec: str, **options: Any) -> Policy:
         return scripted.ExpertPolicy()
     if spec == "random":
         return scripted.RandomPolicy()
-    if kind in ("hf", "vllm", "openai") and not target:
-        raise ValueError(f"policy spec '{spec}' names no model; write it as {kind}:{_TARGET_HELP[kind]}")
-    if kind == "hf":
-        from harness.policies.hf import HFPolicy
-
-        return HFPolicy(target, **options)
-    if kind == "vllm":
-        from harness.policies.vllm import VLLMPolicy
-
-        return VLLMPolicy(target, **options)
+    if kind in (*MODEL_BACKENDS, "openai") and not target:
+        help_ = "URL#MODEL" if kind == "openai" else "PATH"
+        raise ValueError(f"policy spec '{spec}' names no model; write it as {kind}:{help_}")
+    if kind in MODEL_BACKENDS:
+        module, _, cls = MODEL_BACKENDS[kind].partition(":")
+        return getattr(importlib.import_module(module), cls)(target, **options)
     if kind == "openai":
         from harness.policies.api import OpenAIPolicy
 
@@ -110,6 +115,3 @@ def make_policy(spec: str, **options: Any) -> Policy:
             raise ValueError(f"policy spec '{spec}' names no model; write it as openai:URL#MODEL")
         return OpenAIPolicy(url, model, **options)
     raise did_you_mean(spec, list(POLICY_KINDS), "policy")
-
-
-_TARGET_HELP = {"hf": "PATH", "vllm": "PATH", "openai": "URL#MODEL"}

@@ -165,6 +165,11 @@ class HFPolicy(TokenPolicy):
             )
         return out, cache
 
+    def close(self) -> None:
+        """Drop the model and the kept keys/values (the execution seam calls it when a stage is done)."""
+        self.clear_prefixes()
+        self.model = None
+
     def clear_prefixes(self) -> None:
         """Forget the keys/values kept for reuse (needed after the weights change)."""
         if self.prefixes is not None:

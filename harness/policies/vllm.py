@@ -95,6 +95,11 @@ class VLLMPolicy(TokenPolicy):
             "context": self.context,
         }
 
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        """Why this backend cannot run here (vLLM not installed), or None."""
+        return None if vllm_available() else INSTALL_HINT
+
     def generate_tokens(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
         """The reply tokens (EOS excluded) of every prompt, in order, from one ``LLM.generate`` call."""
         if not prompts:

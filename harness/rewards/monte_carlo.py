@@ -24,10 +24,12 @@ from typing import Any
 
 from harness.envs.base import Environment
 from harness.policies.base import Policy, Sampling
-from harness.rollout import run_episodes
+from harness.rollout import EpisodeSpec, play_specs
 from harness.types import Trajectory
 
 METRIC_VERSION = "ipr-mc-1"
+DEFAULT_N_ROLLOUTS = 5
+"""N, the Monte-Carlo rollouts per scored step (IPR §3.2); every caller's default."""
 
 
 @dataclass(frozen=True)
@@ -67,86 +69,101 @@ class StepScore:
     terminal: bool
 
 
-def score_steps(
-    make_env: Callable[[], Environment],
-    targets: Sequence[tuple[Trajectory, int]],
-    scorer: Policy,
-    n_rollouts: int = 5,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    max_new_tokens: int = 512,
-    seed: int = 0,
-    max_steps: int | None = None,
-    icl_messages: Sequence[dict[str, str]] = (),
-    chunk_size: int = 128,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[list[StepScore], int]:
-    """r_s of the action at step t of each (trajectory, t) target (formula in the module docstring).
+@dataclass(frozen=True)
+class RolloutPlan:
+    """The rollouts that score a list of (trajectory, step) targets, and the targets needing none."""
 
-    All rollouts run through the batched engine, ``chunk_size`` episodes at a time (memory grows
-    with it: each live episode holds its KV cache; 512 long WebShop episodes of the tiny model took
-    17 GB, 128 take about 6 GB, measured). ``max_steps``
-    must be the budget the trajectories were played with (replayed steps count against it).
-    Returns the scores in target order and the number of rollouts played.
-    """
+    fixed: dict[int, StepScore]
+    """Targets whose episode was over after the action: scored by the environment's outcome."""
+    targets: list[int]
+    """The target index of each rollout, in the order of ``specs``."""
+    specs: list[EpisodeSpec]
+    n_targets: int
+    n_rollouts: int
+
+
+def plan_rollouts(
+    targets: Sequence[tuple[Trajectory, int]], n_rollouts: int, seed: int, budget: int
+) -> RolloutPlan:
+    """The N rollouts of every target action whose episode goes on after it (formula in the module
+    docstring): each replays the trajectory's replies up to and including step t, with the seed
+    :func:`rollout_seed` (seed, trajectory id, t, k). ``budget`` is the step budget the trajectories
+    were played with (replayed steps count against it)."""
     if n_rollouts < 1:
         raise ValueError(f"n_rollouts must be at least 1, got {n_rollouts}")
     fixed: dict[int, StepScore] = {}
-    jobs: list[tuple[int, str, list[str], int]] = []  # (target index, task id, prefix, seed)
-    budget = max_steps or make_env().max_steps
+    owners: list[int] = []
+    specs: list[EpisodeSpec] = []
     for i, (traj, t) in enumerate(targets):
         step = traj.steps[t]
         ended_by_env = step.done and not step.info.get("truncated")
         if ended_by_env or step.done or t + 1 >= budget:
             fixed[i] = StepScore(float(step.reward) if ended_by_env else 0.0, (), True)
             continue
-        prefix = [s.text for s in traj.steps[: t + 1]]
+        prefix = tuple(s.text for s in traj.steps[: t + 1])
         for k in range(n_rollouts):
-            jobs.append((i, traj.task_id, prefix, rollout_seed(seed, traj.id, t, k)))
+            owners.append(i)
+            specs.append(EpisodeSpec(traj.task_id, rollout_seed(seed, traj.id, t, k), prefix, budget))
+    return RolloutPlan(fixed, owners, specs, len(targets), n_rollouts)
+
+
+def collect_scores(plan: RolloutPlan, final_rewards: Sequence[float]) -> list[StepScore]:
+    """r_s of every target: the mean of its rollouts' final rewards (given in ``plan.specs`` order),
+    or its fixed outcome."""
+    if len(final_rewards) != len(plan.specs):
+        raise ValueError(f"got {len(final_rewards)} rollout rewards for {len(plan.specs)} rollouts")
     samples: dict[int, list[float]] = {}
-    sampling = Sampling(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-    for start in range(0, len(jobs), chunk_size):
-        chunk = jobs[start : start + chunk_size]
-        done = run_episodes(
-            make_env,
-            [j[1] for j in chunk],
-            scorer,
-            sampling,
-            max_steps=max_steps,
-            progress=progress,
-            seeds=[j[3] for j in chunk],
-            prefixes=[j[2] for j in chunk],
-            icl_messages=icl_messages,
-        )
-        for (i, *_), rollout in zip(chunk, done, strict=True):
-            samples.setdefault(i, []).append(rollout.final_reward)
-    scores = [
-        fixed[i] if i in fixed else StepScore(sum(samples[i]) / n_rollouts, tuple(samples[i]), False)
-        for i in range(len(targets))
+    for i, r in zip(plan.targets, final_rewards, strict=True):
+        samples.setdefault(i, []).append(float(r))
+    return [
+        plan.fixed[i] if i in plan.fixed else StepScore(sum(samples[i]) / plan.n_rollouts, tuple(samples[i]), False)
+        for i in range(plan.n_targets)
     ]
-    return scores, len(jobs)
+
+
+def score_steps(
+    make_env: Callable[[], Environment],
+    targets: Sequence[tuple[Trajectory, int]],
+    scorer: Policy,
+    n_rollouts: int = DEFAULT_N_ROLLOUTS,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 512,
+    seed: int = 0,
+    max_steps: int | None = None,
+    chunk_size: int = 128,
+) -> tuple[list[StepScore], int]:
+    """r_s of the action at step t of each (trajectory, t) target (formula in the module docstring),
+    played in memory with ``scorer``, ``chunk_size`` episodes at a time (memory grows with it: each
+    live episode holds its KV cache). Recipe stages plan the same rollouts and play them through the
+    execution seam instead (checkpointed, on the recipe's backend). ``max_steps`` must be the budget
+    the trajectories were played with. Returns the scores in target order and the rollouts played.
+    """
+    plan = plan_rollouts(targets, n_rollouts, seed, max_steps or make_env().max_steps)
+    sampling = Sampling(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+    finals: list[float] = []
+    for start in range(0, len(plan.specs), chunk_size):
+        finals += [t.final_reward for t in play_specs(make_env, plan.specs[start : start + chunk_size], scorer, sampling)]
+    return collect_scores(plan, finals), len(plan.specs)
 
 
 def step_rewards(
     make_env: Callable[[], Environment],
     trajectories: Sequence[Trajectory],
     scorer: Policy,
-    n_rollouts: int = 5,
+    n_rollouts: int = DEFAULT_N_ROLLOUTS,
     temperature: float = 1.0,
     top_p: float = 1.0,
     max_new_tokens: int = 512,
     seed: int = 0,
     max_steps: int | None = None,
-    icl_messages: Sequence[dict[str, str]] = (),
     chunk_size: int = 128,
-    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[list[float]], int]:
     """r_s of every step of every trajectory (see :func:`score_steps`) and the rollout count."""
     targets = [(traj, t) for traj in trajectories for t in range(len(traj.steps))]
     scores, rollouts = score_steps(
-        make_env, targets, scorer, n_rollouts, temperature, top_p, max_new_tokens, seed, max_steps, icl_messages,
-        chunk_size, progress,
-    )  # fmt: skip
+        make_env, targets, scorer, n_rollouts, temperature, top_p, max_new_tokens, seed, max_steps, chunk_size
+    )
     it = iter(scores)
     return [[next(it).value for _ in traj.steps] for traj in trajectories], rollouts
 
@@ -155,14 +172,12 @@ def action_efficiency(
     make_env: Callable[[], Environment],
     trajectories: Sequence[Trajectory],
     scorer: Policy,
-    n_rollouts: int = 5,
+    n_rollouts: int = DEFAULT_N_ROLLOUTS,
     temperature: float = 1.0,
     seed: int = 0,
     max_steps: int | None = None,
     max_new_tokens: int = 512,
-    icl_messages: Sequence[dict[str, str]] = (),
     chunk_size: int = 128,
-    progress: Callable[[int], None] | None = None,
 ) -> ActionEfficiency:
     """IPR's action efficiency of ``trajectories`` with scorer ``scorer`` (N = ``n_rollouts``).
 
@@ -170,22 +185,12 @@ def action_efficiency(
     n_j >= 1 steps. Paper setting: the SFT model as scorer, N = 5, temperature 1.
     """
     per_step, rollouts = step_rewards(
-        make_env,
-        trajectories,
-        scorer,
-        n_rollouts=n_rollouts,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        max_steps=max_steps,
-        icl_messages=icl_messages,
-        chunk_size=chunk_size,
-        progress=progress,
-    )
+        make_env, trajectories, scorer, n_rollouts=n_rollouts, temperature=temperature,
+        max_new_tokens=max_new_tokens, seed=seed, max_steps=max_steps, chunk_size=chunk_size,
+    )  # fmt: skip
     return summarize_action_efficiency(
         per_step, rollouts, scorer=getattr(scorer, "name", type(scorer).__name__), n_rollouts=n_rollouts,
-        temperature=temperature, seed=seed,
-        settings={"max_steps": max_steps, "max_new_tokens": max_new_tokens, "icl_examples": len(icl_messages) > 0},
+        temperature=temperature, seed=seed, settings={"max_steps": max_steps, "max_new_tokens": max_new_tokens},
     )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.training.sft import cpu_safe_kwargs, latest_checkpoint, save_model_atomically
+from harness.training.trainer_io import batch_split, latest_checkpoint, quiet_log, save_model_atomically, trainer_arguments
 
 REWARD_CONVENTION = "logit: D(s,a)=sigmoid(f)=P(expert|s,a), label 1=expert; r(s,a)=log D-log(1-D)=f(s,a)"
 META_FILE = "discriminator.json"  # saved beside the weights: max_length and the convention
@@ -90,14 +90,14 @@ def _collate(pad_id: int):
     return collate
 
 
-def _load_classifier(path: str, pad_token_id: int):
+def _load_classifier(path: str, pad_token_id: int, device: str | None = None):
     """The model at ``path`` with a 1-output BCE head (new when ``path`` is a causal LM), float32 on CPU."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
     from harness.models import resolve_device, resolve_model
 
-    device = resolve_device()
+    device = device or resolve_device()
     return AutoModelForSequenceClassification.from_pretrained(
         resolve_model(path),
         num_labels=1,
@@ -122,7 +122,8 @@ def _logits(model: Any, pad_id: int, sequences: list[list[int]], batch_size: int
     return out
 
 
-def _check_examples(examples: list[dict[str, Any]]) -> None:
+def check_examples(examples: list[dict[str, Any]]) -> None:
+    """Raise ``ValueError`` naming what is wrong unless ``examples`` are labelled rows of both classes."""
     if not examples:
         raise ValueError("the discriminator needs examples: pass expert (label 1) and agent (label 0) actions")
     for i, ex in enumerate(examples):
@@ -141,7 +142,8 @@ def _check_examples(examples: list[dict[str, Any]]) -> None:
 
 
 def train_discriminator(
-    model_path: str, examples: list[dict[str, Any]], output: str | Path, settings: DiscriminatorSettings, seed: int
+    model_path: str, examples: list[dict[str, Any]], output: str | Path, settings: DiscriminatorSettings, seed: int,
+    gradient_checkpointing: bool = False,
 ) -> dict[str, Any]:
     """Fit D on ``examples`` ({"prompt", "action", "label"}) and save it in ``output/model``.
 
@@ -156,37 +158,31 @@ def train_discriminator(
 
     from harness.models import load_tokenizer
 
-    _check_examples(examples)
+    check_examples(examples)
     out = Path(output)
     ckpt_dir = out / "checkpoints"
+    from harness.training.trainer_io import training_device
+
     tokenizer = load_tokenizer(model_path)
-    model = _load_classifier(model_path, tokenizer.pad_token_id)
     full = [encode(tokenizer, ex["prompt"], ex["action"]) for ex in examples]
     seqs = [_cut_left(ids, settings.max_length, tokenizer.bos_token_id) for ids in full]
     rows = [{"input_ids": s, "labels": int(ex["label"])} for s, ex in zip(seqs, examples)]
-    per_device = min(settings.per_device_batch_size, settings.batch_size)
+    per_device, accumulation = batch_split(settings.batch_size, settings.per_device_batch_size, "discriminator")
     args = TrainingArguments(
-        output_dir=str(ckpt_dir),
+        **trainer_arguments(ckpt_dir, seed, settings.save_steps, gradient_checkpointing=gradient_checkpointing),
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps,
         per_device_train_batch_size=per_device,
-        gradient_accumulation_steps=max(1, settings.batch_size // per_device),
+        gradient_accumulation_steps=accumulation,
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.scheduler,
         warmup_steps=settings.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio
         weight_decay=settings.weight_decay,
-        seed=seed,
-        data_seed=seed,
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=1,
-        logging_steps=10,
-        disable_tqdm=True,
         remove_unused_columns=False,
-        **cpu_safe_kwargs(),
     )
+    model = _load_classifier(model_path, tokenizer.pad_token_id, training_device())
     collate = _collate(tokenizer.pad_token_id)
-    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collate)
+    trainer = quiet_log(Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collate))
     resumed_from = latest_checkpoint(ckpt_dir)
     result = trainer.train(resume_from_checkpoint=resumed_from)
     logits = _logits(trainer.model, tokenizer.pad_token_id, seqs, per_device)

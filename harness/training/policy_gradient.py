@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.training.sft import cpu_safe_kwargs, latest_checkpoint, save_model_atomically
+from harness.training.trainer_io import (
+    latest_checkpoint,
+    save_model_atomically,
+    trainer_arguments,
+    training_device,
+    world_size,
+)
 
 RewardFn = Callable[[list[list[dict[str, str]]], list[str]], list[float]]
 
@@ -69,10 +75,16 @@ class PolicyGradientSettings:
 
 
 def _group_sizes(settings: PolicyGradientSettings, n_states: int) -> tuple[int, int]:
-    """(replies per forward pass, accumulation steps): whole groups per pass, one optimizer step per batch."""
+    """(replies per forward pass and process, accumulation steps): whole groups per pass, one optimizer
+    step per batch of states, the batch split evenly over the job's processes."""
+    n = world_size()
     states_per_step = max(1, min(settings.batch_size, n_states))
-    per_pass = math.gcd(states_per_step, max(1, settings.per_device_batch_size // settings.num_generations))
-    return per_pass * settings.num_generations, states_per_step // per_pass
+    if states_per_step % n:
+        raise ValueError(f"policy_gradient.batch_size: {states_per_step} states per step cannot be split over {n} "
+                         "processes; make it a multiple of execution.train_processes")  # fmt: skip
+    per_process = states_per_step // n
+    per_pass = math.gcd(per_process, max(1, settings.per_device_batch_size // settings.num_generations))
+    return per_pass * settings.num_generations, per_process // per_pass
 
 
 def train_policy_gradient(
@@ -83,6 +95,7 @@ def train_policy_gradient(
     output: str | Path,
     settings: PolicyGradientSettings,
     seed: int,
+    gradient_checkpointing: bool = False,
 ) -> dict[str, Any]:
     """Update ``policy_path`` on the states ``prompts`` with rewards ``reward_fn(states, replies)``.
 
@@ -125,7 +138,7 @@ def train_policy_gradient(
     ckpt_dir = out / "checkpoints"
     per_pass, accumulation = _group_sizes(settings, len(kept))
     config = GRPOConfig(
-        output_dir=str(ckpt_dir),
+        **trainer_arguments(ckpt_dir, seed, settings.save_steps, gradient_checkpointing=gradient_checkpointing),
         learning_rate=settings.learning_rate,
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps,
@@ -140,20 +153,12 @@ def train_policy_gradient(
         scale_rewards=settings.scale_rewards,
         lr_scheduler_type=settings.scheduler,
         disable_dropout=True,
-        seed=seed,
-        data_seed=seed,
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=1,
-        logging_steps=1,
-        disable_tqdm=True,
-        **cpu_safe_kwargs(),
     )
 
     def step_reward(prompts: list[list[dict]], completions: list[list[dict]], **_: Any) -> list[float]:
         return [float(r) for r in reward_fn(prompts, [c[-1]["content"] for c in completions])]
 
-    model = load_model(policy_path)
+    model = load_model(policy_path, device=training_device())
     # TRL builds the reference from the policy's config name; pointing it at reference_path makes the
     # frozen reference exactly that model (the policy's own name is restored right after).
     own_name = model.config._name_or_path

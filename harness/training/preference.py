@@ -22,6 +22,31 @@ from typing import Any
 NLL_FORMS = ("sum", "token_mean", "none")
 
 
+@dataclass
+class PreferenceSettings:
+    """A recipe's ``train`` section: the preference update of every iteration (IPR's script values)."""
+
+    beta: float = 0.1
+    learning_rate: float = 3e-6
+    epochs: float = 3.0
+    batch_size: int = 48
+    """Pairs per optimizer step (the global batch, whatever the number of processes)."""
+    per_device_batch_size: int = 4
+    scheduler: str = "constant_with_warmup"
+    warmup_ratio: float = 0.1
+    nll: str = "sum"
+    nll_weight: float = 1.0
+    max_length: int = 4096
+    save_steps: int = 100
+    """Checkpoint every this many optimizer steps (a re-run resumes from the newest)."""
+    reference: str = "sft"
+    """``sft`` (IPR: pi_ref = pi_0 in every iteration) or ``previous`` (the last iteration's policy)."""
+    beta_after_first: float | None = None
+    """beta from iteration 2 on (ETO: 0.5 after round 1's 0.1); None = ``beta`` throughout."""
+    learning_rate_after_first: float | None = None
+    """Learning rate from iteration 2 on (ETO: 5e-7 after round 1's 1e-6); None = ``learning_rate``."""
+
+
 def _common_prefix(a: list[int], b: list[int]) -> int:
     n = 0
     for x, y in zip(a, b):
@@ -148,24 +173,19 @@ def make_ipr_trainer_class():
     return IPRTrainer
 
 
-def preference_config(output_dir: str, nll: str, **kwargs: Any):
-    """A ``DPOConfig`` with the loss terms for ``nll`` and CPU-safe defaults (no bf16 on CPU, no checkpointing)."""
-    import torch
+def preference_config(output_dir: str, nll: str, seed: int = 42, save_steps: int = 100,
+                      gradient_checkpointing: bool = False, **kwargs: Any):  # fmt: skip
+    """A ``DPOConfig`` with the loss terms for ``nll`` and the shared trainer settings (``trainer_io``)."""
     from trl import DPOConfig
 
+    from harness.training.trainer_io import trainer_arguments
+
     losses = ["sigmoid"] if nll == "none" else ["sigmoid", "sft"]
-    cpu = not torch.cuda.is_available()
     defaults: dict[str, Any] = dict(
-        output_dir=output_dir,
+        **trainer_arguments(output_dir, seed, save_steps, gradient_checkpointing=gradient_checkpointing),
         loss_type=losses,
         loss_weights=[1.0] * len(losses),
-        use_cpu=cpu,
-        bf16=not cpu,
-        gradient_checkpointing=False,
-        report_to="none",
         remove_unused_columns=False,
-        save_strategy="no",
-        logging_steps=10,
         dataset_num_proc=None,
     )
     defaults.update(kwargs)

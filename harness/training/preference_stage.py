@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.training.sft import cpu_safe_kwargs, latest_checkpoint, save_model_atomically
+from harness.training.trainer_io import batch_split, latest_checkpoint, quiet_log, save_model_atomically, training_device
 
 
 def train_preference(
-    policy_path: str, reference_path: str, rows: list[dict[str, Any]], output: str | Path, settings: Any, seed: int
+    policy_path: str, reference_path: str, rows: list[dict[str, Any]], output: str | Path, settings: Any, seed: int,
+    gradient_checkpointing: bool = False,
 ) -> dict[str, Any]:
     """Train ``policy_path`` on pair ``rows`` (prompt/chosen/rejected message lists) against the frozen
-    ``reference_path``; ``settings`` is a recipe ``TrainSection``. Resumes from the newest checkpoint."""
+    ``reference_path``; ``settings`` is a :class:`PreferenceSettings` (a recipe's ``train``). Resumes from the newest checkpoint."""
     from datasets import Dataset
 
     from harness.models import load_model, load_tokenizer
@@ -21,32 +22,30 @@ def train_preference(
     out = Path(output)
     ckpt_dir = out / "checkpoints"
     tokenizer = load_tokenizer(policy_path)
-    model = load_model(policy_path)
-    reference = load_model(reference_path)
+    per_device, accumulation = batch_split(settings.batch_size, settings.per_device_batch_size, "train")
     data = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows])
     config = preference_config(
         str(ckpt_dir),
         settings.nll,
+        seed,
+        settings.save_steps,
+        gradient_checkpointing,
         beta=settings.beta,
         learning_rate=settings.learning_rate,
         num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.per_device_batch_size,
-        gradient_accumulation_steps=max(1, settings.batch_size // settings.per_device_batch_size),
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
         lr_scheduler_type=settings.scheduler,
         warmup_steps=settings.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio
         max_length=settings.max_length,
-        seed=seed,
-        data_seed=seed,
-        save_strategy="steps",
-        save_steps=100,
-        save_total_limit=1,
-        disable_tqdm=True,
         train_sampling_strategy="group_by_length",  # padding is most of a long-episode batch's cost on a CPU
-        **{k: v for k, v in cpu_safe_kwargs().items() if k != "report_to"},
     )
+    model = load_model(policy_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
+    reference = load_model(reference_path, device=training_device())
     trainer_cls = make_ipr_trainer_class()
     trainer = trainer_cls(model=model, ref_model=reference, args=config, train_dataset=data, processing_class=tokenizer,
                           nll=settings.nll, nll_weight=settings.nll_weight)  # fmt: skip
+    quiet_log(trainer)
     if len(trainer.train_dataset) == 0:
         raise ValueError(f"every one of the {len(rows)} pairs is longer than train.max_length={settings.max_length}")
     trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))

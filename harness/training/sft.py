@@ -27,37 +27,6 @@ class SFTSettings:
     save_steps: int = 200
 
 
-def latest_checkpoint(folder: str | Path) -> str | None:
-    """The newest ``checkpoint-N`` folder under ``folder`` (for resuming after a kill), if any."""
-    ckpts = sorted(Path(folder).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
-    return str(ckpts[-1]) if ckpts else None
-
-
-def save_model_atomically(trainer: Any, tokenizer: Any, out: Path, extra_files: dict[str, str] | None = None) -> Path:
-    """Save the trained model and tokenizer (plus ``extra_files``: name -> text) to ``out/model``,
-    via ``out/model.tmp`` and a rename, so a kill never leaves a half-written model behind."""
-    import os
-    import shutil
-
-    final, tmp = out / "model", out / "model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    for name, text in (extra_files or {}).items():
-        (tmp / name).write_text(text)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    return final
-
-
-def cpu_safe_kwargs() -> dict[str, Any]:
-    """Trainer settings that are right on this machine: bf16 only on a GPU (CPU bf16 is ~7x slower)."""
-    import torch
-
-    cpu = not torch.cuda.is_available()
-    return {"use_cpu": cpu, "bf16": not cpu, "gradient_checkpointing": False, "report_to": "none"}
-
-
 def make_sft_trainer_class():
     """TRL's SFTTrainer, with the plain cross-entropy loss on a CPU.
 
@@ -80,7 +49,8 @@ def make_sft_trainer_class():
     return CPUFriendlySFTTrainer
 
 
-def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output: str | Path, settings: SFTSettings) -> Path:
+def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output: str | Path, settings: SFTSettings,
+              gradient_checkpointing: bool = False) -> Path:  # fmt: skip
     """Fine-tune ``model_path`` on ``conversations`` and save the result (safetensors) in ``output/model``.
 
     Checkpoints go to ``output/checkpoints`` every ``save_steps`` and a re-run resumes from the
@@ -90,18 +60,25 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     from trl import SFTConfig
 
     from harness.models import load_model, load_tokenizer
+    from harness.training.trainer_io import (
+        batch_split,
+        latest_checkpoint,
+        quiet_log,
+        save_model_atomically,
+        trainer_arguments,
+        training_device,
+    )
 
     if not conversations:
         raise ValueError("SFT needs at least one expert conversation")
     out = Path(output)
     ckpt_dir = out / "checkpoints"
     tokenizer = load_tokenizer(model_path)
-    model = load_model(model_path)
-    accumulation = max(1, settings.batch_size // settings.per_device_batch_size)
+    per_device, accumulation = batch_split(settings.batch_size, settings.per_device_batch_size, "sft")
     config = SFTConfig(
-        output_dir=str(ckpt_dir),
+        **trainer_arguments(ckpt_dir, settings.seed, settings.save_steps, 2, gradient_checkpointing=gradient_checkpointing),
         num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.per_device_batch_size,
+        per_device_train_batch_size=per_device,
         gradient_accumulation_steps=accumulation,
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.scheduler,
@@ -109,18 +86,12 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
         assistant_only_loss=True,
-        seed=settings.seed,
-        data_seed=settings.seed,
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=2,
-        logging_steps=10,
-        disable_tqdm=True,
         # batches of similar length: padding is most of the cost of long multi-turn episodes on a CPU
         train_sampling_strategy="group_by_length",
-        **cpu_safe_kwargs(),
     )
+    model = load_model(model_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
     dataset = Dataset.from_list([{"messages": c} for c in conversations])
     trainer = make_sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    quiet_log(trainer)
     trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))
     return save_model_atomically(trainer, tokenizer, out)

