@@ -66,6 +66,13 @@ class VLLMPolicy(TokenPolicy):
         self.tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
         self.context = context or context_length(config)
+        if not on_gpu:
+            _check_cpu_head_size(config, model)
+            # A seeded request whose prompt is prefilled in chunks makes vLLM rewind its generator, which a
+            # CPU generator cannot do (the engine dies: "CPU Generator does not use offset"): prefill
+            # every prompt whole on a CPU.
+            engine_options.setdefault("enable_chunked_prefill", False)
+            engine_options.setdefault("max_num_batched_tokens", max(self.context, 8192))
         from vllm import LLM
 
         self.llm = LLM(
@@ -139,6 +146,22 @@ class VLLMPolicy(TokenPolicy):
         if core is not None:
             core.shutdown()
         self.llm = None
+
+
+def _check_cpu_head_size(config: Any, model: str) -> None:
+    """vLLM's CPU attention kernels exist for some head sizes only; say so before the engine dies on it."""
+    try:
+        from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+    except ImportError:  # another vLLM layout: let the engine decide
+        return
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    head = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    supported = CPUAttentionBackend.get_supported_head_sizes()
+    if head not in supported:
+        raise ValueError(
+            f"{model}: vLLM's CPU attention supports head sizes {supported}, this model's is {head} "
+            "(the `micro` preset's 16 is too small; `tiny` has 64): use another model or the transformers backend (hf)"
+        )
 
 
 def _cuda_available() -> bool:
