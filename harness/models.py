@@ -128,6 +128,9 @@ def load_model(
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
     )
+    if any(p.is_meta for p in model.parameters()):
+        # FSDP's RAM-efficient loading: only local rank 0 holds the weights; the engine moves and shards them
+        return model.eval()
     return model.to(dev).eval()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.execution.checkpoints import read_jsonl, write_jsonl_atomic
 from harness.pipeline.runner import Run, reset_folder
+from harness.rollout import EpisodeSpec
 from harness.types import StepReward, Trajectory
 
 
@@ -17,6 +18,32 @@ def _trajs(path: Path) -> list[Trajectory]:
 
 def _rewards(path: Path) -> list[StepReward]:
     return [StepReward(**{**r, "samples": tuple(r["samples"])}) for r in read_jsonl(path)]
+
+
+def explore_specs(experts: list[Trajectory], chosen: list[str], seed: int, all_prefixes: bool = True,
+                  samples: int = 1) -> list[EpisodeSpec]:  # fmt: skip
+    """The episodes of an exploration: on each chosen expert task, from every expert prefix j = 0..n-1
+    (``all_prefixes``, IPR) or from the start only, ``samples`` per start with seeds seed + k."""
+    by_task = {t.task_id: t for t in experts}
+    starts = [(tid, j) for tid in chosen for j in (range(len(by_task[tid].steps)) if all_prefixes else [0])]
+    return [EpisodeSpec(tid, seed + k, tuple(s.text for s in by_task[tid].steps[:j])) for tid, j in starts for k in range(samples)]
+
+
+def estimate_targets(explored: list[Trajectory], experts: list[Trajectory],
+                     done: set[tuple[str, int]] = frozenset()) -> list[tuple[Trajectory, int]]:  # fmt: skip
+    """The actions IPR scores in an iteration: every explored action a'_{j+1} taken after an expert
+    prefix of j >= 1 steps, and the expert's own a_{j+1} there (unless ``done`` holds its (id, j))."""
+    by_task = {t.task_id: t for t in experts}
+    targets: list[tuple[Trajectory, int]] = []
+    for x in explored:
+        j = x.prefix_steps
+        if j < 1 or len(x.steps) <= j:
+            continue
+        targets.append((x, j))
+        e = by_task[x.task_id]
+        if (e.id, j) not in done:
+            targets.append((e, j))
+    return targets
 
 
 class Context:
@@ -129,12 +156,7 @@ class Context:
         """Episodes of the policy on the chosen expert tasks: from every expert prefix j = 0..n-1
         (IPR's step-wise exploration) or only from the start (j = 0: ETO, RFT), ``samples`` per start
         with seeds seed+k. Sampling comes from ``section`` (default: the recipe's ``explore``)."""
-        from harness.rollout import EpisodeSpec
-
-        experts = {t.task_id: t for t in self.load_experts()}
-        starts = [(tid, j) for tid in chosen for j in (range(len(experts[tid].steps)) if all_prefixes else [0])]
-        specs = [EpisodeSpec(tid, self.recipe.seed + k, tuple(s.text for s in experts[tid].steps[:j]))
-                 for tid, j in starts for k in range(samples)]  # fmt: skip
+        specs = explore_specs(self.load_experts(), chosen, self.recipe.seed, all_prefixes, samples)
         rows = self.executor.rollouts(d / "chunks", specs, policy_path, self.sampling(section or self.recipe.explore))
         write_jsonl_atomic(d / "explored.jsonl", rows)
         published = self.publish(d, "explored_trajectories", d.parent.name, rows)  # split = the iteration
@@ -145,8 +167,6 @@ class Context:
     def inspect(self, d: Path, policy_path: str, chosen: list[str]) -> dict[str, Any]:
         """StepAgent's inspection: at every expert prefix j = 0..n-1 the policy samples its own next
         action (``recipe.inspect``: temperature, samples per prefix); nothing is rolled out after it."""
-        from harness.rollout import EpisodeSpec
-
         experts = {t.task_id: t for t in self.load_experts()}
         cfg = self.recipe.inspect
         # one agent action after the j replayed expert replies: a budget of j + 1 steps
@@ -169,17 +189,8 @@ class Context:
         """r_s with the SFT scorer of the explored actions a'_{j+1} (j >= 1) and of the expert actions
         a_{j+1} they are compared with; expert estimates from earlier iterations are reused, not redone."""
         explored = _trajs(self.run.root / f"iter{i}" / "explore" / "explored.jsonl")
-        experts = {t.task_id: t for t in self.load_experts()}
         cached = self.cached_rewards(i)
-        targets: list[tuple[Trajectory, int]] = []
-        for x in explored:
-            j = x.prefix_steps
-            if j < 1 or len(x.steps) <= j:
-                continue
-            targets.append((x, j))
-            e = experts[x.task_id]
-            if (e.id, j) not in cached:
-                targets.append((e, j))
+        targets = estimate_targets(explored, self.load_experts(), set(cached))
         est = self._estimate(d, sft, targets)
         rows = read_jsonl(d / "step_rewards.jsonl")
         published = self.publish(d, "step_rewards", f"iter{i}", rows)
