@@ -171,3 +171,33 @@ def test_two_process_job_matches_one_process_and_resumes_after_kill_9_of_its_dri
     losses = lambda p: [e["loss"] for e in json.loads((Path(p).parent / "log_history.json").read_text()) if "loss" in e]  # noqa: E731
     la, lb = losses(one["path"]), losses(two["path"])
     assert la and len(la) == len(lb) and all(abs(x - y) <= 1e-3 * max(1.0, abs(x)) for x, y in zip(la, lb)), (la, lb)
+
+
+def test_lora_jobs_train_adapters_and_save_a_plain_merged_model(tmp_path, tiny_model, experts):
+    from harness.training.lora import LoRASettings
+    from harness.training.preference import PreferenceSettings
+
+    job, rows = _sft_job(tiny_model, tmp_path / "sft", experts[:4])
+    job.settings["lora"] = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "q_proj,v_proj"}
+    job.settings["epochs"] = 1
+    job.write(rows)
+    sft = Path(run_job(job)["path"])
+    assert not (sft / "adapter_config.json").exists()  # merged: a plain model folder for vLLM and the next stage
+    start, merged = _weights(tiny_model), _weights(sft)
+    assert merged.keys() == start.keys()
+    changed = {k for k in start if float((merged[k] - start[k]).abs().max()) > 0}
+    assert changed and all("q_proj" in k or "v_proj" in k for k in changed), changed  # only adapted weights moved
+
+    # The preference update with LoRA: the policy gets adapters, the reference stays the full model.
+    pair = {"prompt": [{"role": "user", "content": "Observation:\nWebShop [SEP] find a red mug [SEP] Search"}],
+            "chosen": [{"role": "assistant", "content": "Thought: search.\nAction: search[red mug]"}],
+            "rejected": [{"role": "assistant", "content": "Thought: buy.\nAction: click[buy now]"}]}  # fmt: skip
+    settings = PreferenceSettings(batch_size=2, per_device_batch_size=2, epochs=2, learning_rate=1e-3, max_length=512,
+                                  scheduler="constant", warmup_ratio=0.0,
+                                  lora=LoRASettings(r=4, dropout=0.0))  # fmt: skip
+    pjob = TrainingJob("preference", str(sft), str(tmp_path / "dpo"), settings, seed=0, reference=str(sft))
+    pjob.write([pair, pair])
+    out = run_job(pjob)
+    assert out["pairs_used"] == 2 and not (Path(out["path"]) / "adapter_config.json").exists()
+    after = _weights(Path(out["path"]))
+    assert any(float((after[k] - merged[k]).abs().max()) > 0 for k in merged)

@@ -16,8 +16,10 @@ tokens and (b) rescales TRL's "sft" term per batch so it equals the summed NLL o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from harness.training.lora import LoRASettings, as_lora
 
 NLL_FORMS = ("sum", "token_mean", "none")
 
@@ -45,6 +47,12 @@ class PreferenceSettings:
     """beta from iteration 2 on (ETO: 0.5 after round 1's 0.1); None = ``beta`` throughout."""
     learning_rate_after_first: float | None = None
     """Learning rate from iteration 2 on (ETO: 5e-7 after round 1's 1e-6); None = ``learning_rate``."""
+    lora: LoRASettings = field(default_factory=LoRASettings)
+    """LoRA adapters on the policy instead of full fine-tuning (``r: 0`` = off, the paper's choice);
+    the reference stays the full frozen model."""
+
+    def __post_init__(self) -> None:
+        self.lora = as_lora(self.lora)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -131,8 +139,10 @@ def make_ipr_trainer_class():
             tok, config = kwargs["processing_class"], kwargs["args"]
             kwargs.setdefault("data_collator", MaskedPreferenceCollator(tok.pad_token_id, config.max_length))
             super().__init__(*args, **kwargs)
+            from harness.training.lora import is_adapted
+
             for m in (self.model, self.ref_model):
-                if m is not None:
+                if m is not None and not is_adapted(m):  # a LoRA-wrapped policy keeps TRL's head
                     project_labelled_positions_only(m)
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):

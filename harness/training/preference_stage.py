@@ -43,8 +43,10 @@ def train_preference(
     model = load_model(policy_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
     reference = load_model(reference_path, device=training_device())
     trainer_cls = make_ipr_trainer_class()
+    from harness.training.lora import peft_config
+
     trainer = trainer_cls(model=model, ref_model=reference, args=config, train_dataset=data, processing_class=tokenizer,
-                          nll=settings.nll, nll_weight=settings.nll_weight)  # fmt: skip
+                          nll=settings.nll, nll_weight=settings.nll_weight, peft_config=peft_config(settings.lora))  # fmt: skip
     quiet_log(trainer)
     if len(trainer.train_dataset) == 0:
         raise ValueError(f"every one of the {len(rows)} pairs is longer than train.max_length={settings.max_length}")

@@ -6,9 +6,11 @@ TRL's ``assistant_only_loss`` with a chat template that marks assistant tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness.training.lora import LoRASettings, as_lora
 
 
 @dataclass
@@ -25,6 +27,11 @@ class SFTSettings:
     max_length: int = 4096
     seed: int = 42  # in a recipe, the top-level `seed` is used instead (one seed per run)
     save_steps: int = 200
+    lora: LoRASettings = field(default_factory=LoRASettings)
+    """LoRA adapters instead of full fine-tuning (``r: 0`` = off, the paper's choice)."""
+
+    def __post_init__(self) -> None:
+        self.lora = as_lora(self.lora)
 
 
 def make_sft_trainer_class():
@@ -91,7 +98,10 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     )
     model = load_model(model_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
     dataset = Dataset.from_list([{"messages": c} for c in conversations])
-    trainer = make_sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    from harness.training.lora import peft_config
+
+    trainer = make_sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                                       peft_config=peft_config(settings.lora))  # fmt: skip
     quiet_log(trainer)
     trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))
     return save_model_atomically(trainer, tokenizer, out)

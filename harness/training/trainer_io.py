@@ -106,7 +106,14 @@ def save_model_atomically(trainer: Any, tokenizer: Any, out: Path, extra_files: 
     if main:
         shutil.rmtree(tmp, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
-    trainer.save_model(str(tmp))
+    from harness.training.lora import is_adapted
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if is_adapted(model):  # LoRA: merge the adapters, so every later stage loads a plain model folder
+        if main:
+            model.merge_and_unload().save_pretrained(str(tmp), safe_serialization=True)
+    else:
+        trainer.save_model(str(tmp))
     if main:
         tokenizer.save_pretrained(str(tmp))
         for name, text in (extra_files or {}).items():
