@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,10 +118,20 @@ def _need(job: TrainingJob, key: str) -> str:
     return value
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent was gone before the request took effect
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of one training process: run the job, and on the main process write its result."""
-    from harness.execution.launch import die_with_parent
-
     die_with_parent()  # a killed launcher (or driver) takes its training processes with it
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:

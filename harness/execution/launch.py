@@ -11,7 +11,6 @@ orphan writing into the job's folder; a re-run resumes from the job's newest che
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,21 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.execution.jobs import RESULT_FILE, TrainingJobError, die_with_parent
 from harness.execution.settings import ExecutionSettings, accelerate_config_path
 
 LOG_FILE = "job.log"
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent was gone before the request took effect
-        os._exit(1)
 
 
 def free_port() -> int:
@@ -61,8 +49,6 @@ def launch_job(job_file: Path, settings: ExecutionSettings, log: Callable[[str],
 
     A failed job raises :class:`TrainingJobError` with the exit code and the last lines of its log."""
     import json
-
-    from harness.execution.jobs import RESULT_FILE, TrainingJobError
 
     out = job_file.parent
     (out / RESULT_FILE).unlink(missing_ok=True)
