@@ -53,7 +53,9 @@ def worker(run: Path, backend: str) -> dict:
     from harness.execution.settings import ExecutionSettings
     from harness.pipeline.recipe_run import explore_subset, stage0_keys
     from harness.pipeline.runner import Run
-    from harness.pipeline.stages import Context, estimate_targets, explore_specs
+    from harness.methods.ipr import estimate_targets
+    from harness.pipeline.context import Context
+    from harness.pipeline.stages import explore_specs
     from harness.recipes import Recipe, build
     from harness.rewards.monte_carlo import plan_rollouts
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.envs.base import did_you_mean
+from harness.registry import did_you_mean
 from harness.training.copy_pretraining import CopyPretraining, copy_pretrain
 from harness.types import content_hash
 

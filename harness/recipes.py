@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.execution.settings import ExecutionSettings
+from harness.methods.inspection import InspectSection
+from harness.methods.ipr import EstimateSection
+from harness.methods.rft import RFTSection
 from harness.pairs.ipr import IPRPairConfig
-from harness.rewards.monte_carlo import DEFAULT_N_ROLLOUTS
 from harness.training.copy_pretraining import CopyPretraining
 from harness.training.discriminator import DiscriminatorSettings
 from harness.training.policy_gradient import PolicyGradientSettings
@@ -78,41 +80,6 @@ class GenerationSection:
 
 
 @dataclass
-class EstimateSection:
-    """Monte-Carlo step rewards (IPR §3.2), always with the frozen SFT model as the scorer."""
-
-    n: int = DEFAULT_N_ROLLOUTS
-    temperature: float = 1.0
-
-
-@dataclass
-class InspectSection:
-    """StepAgent's inspection: the agent's own action sampled at every expert prefix."""
-
-    temperature: float = 1.0
-    max_new_tokens: int = 512
-    samples: int = 1
-    """Actions sampled per expert prefix."""
-    drop_equal: bool = True
-    """Drop samples whose action equals the expert's (no contrast)."""
-
-
-@dataclass
-class RFTSection:
-    """Rejection-sampling fine-tuning: SFT on expert data plus the agent's own successful episodes."""
-
-    samples: int = 1
-    """Episodes sampled per task and iteration."""
-    temperature: float = 1.0
-    max_new_tokens: int = 512
-    success_threshold: float = 1.0
-    """An agent episode is kept when its final reward is at least this (1.0 = WebShop's exact match)."""
-    start_from: str = "base"
-    """``base``: SFT again from the initial model on expert + kept episodes (as for stage 0);
-    ``policy``: continue from the current policy."""
-
-
-@dataclass
 class Recipe:
     name: str
     method: str
@@ -137,13 +104,28 @@ class Recipe:
     preset: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain form of the resolved recipe."""
-        return dataclasses.asdict(self)
+        """Plain form of the resolved recipe: the shared sections and those its method reads (another
+        method's settings are not part of this recipe's hash; see :mod:`harness.methods.base`)."""
+        unused = set(unused_sections(self.method))
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in unused}
 
     @property
     def config_hash(self) -> str:
         """Hash of the fully resolved recipe (outputs live outside it, so nothing to remove)."""
         return content_hash(self.to_dict())
+
+
+METHOD_SECTIONS = ("explore", "estimate", "pairs", "train", "inspect", "rft", "discriminator", "policy_gradient")
+"""Recipe sections that only some methods read (each method lists its own in ``Method.sections``)."""
+
+
+def unused_sections(method: str) -> list[str]:
+    """The method-specific recipe sections ``method`` does not read (none for an unknown method)."""
+    from harness.methods import METHODS
+
+    if method not in METHODS:
+        return []
+    return [s for s in METHOD_SECTIONS if s not in METHODS.get(method).sections]
 
 
 def _check_type(value: Any, hint: Any, key: str, where: str) -> Any:
@@ -286,23 +268,35 @@ def load_recipe(name_or_path: str, preset: str | None = None, overrides: list[st
         if chosen not in presets:
             raise RecipeError(f"{path}: unknown preset '{chosen}'. Presets: {', '.join(presets) or 'none'}")
         merged = deep_merge(raw, presets[chosen] or {})
-    merged = deep_merge(merged, parse_set(overrides or []))
+    sets = parse_set(overrides or [])
+    merged = deep_merge(merged, sets)
     merged["preset"] = chosen or ""
     if isinstance(merged.get("sft"), dict) and "seed" in merged["sft"]:
         # The SFT stage trains with the run's one seed; a separate sft.seed would be silently ignored.
         raise RecipeError(f"{path}: 'sft.seed' is not a recipe setting: SFT uses the recipe's top-level "
                           "'seed'. Set 'seed' (or pass --seed N) instead.")
     recipe = build(Recipe, merged, str(path))
-    check_method(recipe, str(path))
+    check_method(recipe, str(path), sets)
     return recipe
 
 
-def check_method(recipe: Recipe, where: str) -> None:
-    """Method-level rules a type check cannot see: a known method, and choices it understands."""
-    from harness.pipeline.methods import METHODS
+def check_method(recipe: Recipe, where: str, overrides: dict[str, Any] | None = None) -> None:
+    """Method-level rules a type check cannot see: a known method and choices it understands; a
+    ``--set`` on a section the method does not read changes nothing and is reported as ignored."""
+    from harness.methods import METHODS
 
     if recipe.method not in METHODS:
-        raise RecipeError(f"{where}: unknown method '{recipe.method}'. Known: {', '.join(METHODS)}")
+        from harness.registry import did_you_mean
+
+        raise RecipeError(f"{where}: {did_you_mean(recipe.method, METHODS.names(), 'method')}")
+    ignored = sorted(set(overrides or {}) & set(unused_sections(recipe.method)))
+    if ignored:  # a warning, not an error: one --set list may be shared by a sweep over methods
+        import logging
+
+        reads = ", ".join(METHODS.get(recipe.method).sections) or "no method-specific section"
+        logging.getLogger("harness").warning(
+            f"harness: warning: --set {', '.join(i + '.*' for i in ignored)} ignored: method '{recipe.method}' does not "
+            f"read {', '.join(repr(i) for i in ignored)} (it reads {reads})")  # fmt: skip
     if recipe.method == "sft" and recipe.iterations:
         raise RecipeError(f"{where}: method 'sft' is stage 0 alone: set 'iterations: 0' (got {recipe.iterations})")
     if recipe.train.reference not in ("sft", "previous"):

@@ -157,7 +157,7 @@ def test_step_before_reset_and_unknown_task_ids(world):
 
 def test_replaying_actions_reproduces_observations_and_rewards(world):
     from harness.envs.intercode_sql import IntercodeSqlEnv, SqlWorld
-    from harness.envs.intercode_sql.engine import make_engine
+    from harness.envs.intercode_sql.engines import make_engine
 
     actions = [sql("SHOW TABLES"), sql("SELECT * FROM city ORDER BY rand() LIMIT 2"), sql("SELECT count(*) FROM city"),
                "oops", sql(world.data.tasks[115].gold), "submit"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from harness.data.registry import make_registry
+from harness.data.registries import make_registry
 from harness.pipeline.publishing import publish_rows
 from harness.pipeline.runner import Run
 from harness.recipes import load_recipe

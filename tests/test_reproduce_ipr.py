@@ -38,20 +38,20 @@ def test_ipr_pipeline_runs_publishes_and_resumes(tmp_path, mini_catalog, monkeyp
 
     # A second run that is killed in the middle of iteration 1, then re-run with the same command,
     # ends with exactly the same data and numbers as the uninterrupted run.
-    real = stages.Context.train
+    real = stages.train
     calls = {"n": 0}
 
-    def killed(self, *a, **k):
+    def killed(*a, **k):
         calls["n"] += 1
         raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(stages.Context, "train", killed)
+    monkeypatch.setattr(stages, "train", killed)
     args_b = mini_args(mini_catalog, tmp_path / "b")
     with pytest.raises(KeyboardInterrupt):
         main(args_b)
     b = run_dir(tmp_path / "b")
     assert (b / "iter1" / "pairs" / "manifest.json").exists() and not (b / "iter1" / "train" / "manifest.json").exists()
-    monkeypatch.setattr(stages.Context, "train", real)
+    monkeypatch.setattr(stages, "train", real)
     assert main(args_b) == 0
     assert "[model] complete, skipped" in capsys.readouterr().out
     assert read_jsonl(b / "iter1" / "pairs" / "pairs.jsonl") == pairs

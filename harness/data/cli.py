@@ -10,7 +10,8 @@ import argparse
 import shlex
 from pathlib import Path
 
-from harness.data.registry import REGISTRY_KINDS, Registry
+from harness.data.registries import REGISTRY_KINDS
+from harness.data.registry import Registry
 
 
 def _registry_options() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def _registry_options() -> argparse.ArgumentParser:
 
 
 def _registry(args: argparse.Namespace) -> Registry:
-    from harness.data.registry import make_registry
+    from harness.data.registries import make_registry
 
     return make_registry(args.registry, path=args.registry_path, endpoint=args.endpoint)
 

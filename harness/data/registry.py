@@ -34,7 +34,6 @@ from harness.data.hashing import dataset_hash
 if TYPE_CHECKING:
     import datasets
 
-REGISTRY_KINDS = ("local", "hub")
 CARD = "README.md"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -207,19 +206,3 @@ class Registry(ABC):
             self.download(repo, config, split, commit, out)
             return load_split(out, config, split)
 
-
-def make_registry(
-    kind: str = "local", path: str | Path | None = None, endpoint: str | None = None, token: str | None = None
-) -> Registry:
-    """The registry of ``kind``: ``local`` (folder ``path``, default :func:`default_registry_path`) or ``hub``."""
-    if kind == "local":
-        from harness.data.local_registry import LocalRegistry
-
-        return LocalRegistry(Path(path) if path else default_registry_path())
-    if kind == "hub":
-        from harness.data.hub_registry import HubRegistry
-
-        return HubRegistry(endpoint=endpoint, token=token)
-    from harness.data.errors import unknown
-
-    raise unknown("registry", kind, list(REGISTRY_KINDS), "--registry")

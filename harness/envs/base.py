@@ -9,12 +9,15 @@ wrong and use up a step.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from harness.registry import Entry, NameRegistry, UnknownNameError, did_you_mean
 from harness.types import Task
+
+__all__ = ["ENVS", "AvailableActions", "Environment", "StepResult", "UnknownNameError", "did_you_mean", "list_envs",
+           "make_env", "register_env"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,58 +68,31 @@ class Environment(Protocol):
         ...
 
 
-class UnknownNameError(KeyError):
-    """A name that is not in a registry; the message lists close matches."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-def did_you_mean(name: str, known: list[str], kind: str) -> UnknownNameError:
-    """Build the error for an unknown ``name`` among ``known`` with the closest suggestions."""
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return UnknownNameError(f"unknown {kind} '{name}'. Known: {', '.join(sorted(known)) or 'none'}.{hint}")
-
-
-@dataclass(frozen=True)
-class EnvSpec:
-    """Registry entry: a factory plus a one-line description for ``harness env list``."""
-
-    name: str
-    factory: Callable[..., Environment]
-    description: str
-
-
-_REGISTRY: dict[str, EnvSpec] = {}
+ENVS: NameRegistry[Callable[..., Environment]] = NameRegistry("environment")
+"""Environment factories by name; the built-in ones are imported on first use."""
+ENVS.add("webshop", "harness.envs.webshop.env:make_webshop",
+         "WebShop text shopping (Yao et al. 2022): search and click to buy the requested product; max 10 steps.")
+ENVS.add("alfworld", "harness.envs.alfworld.env:make_alfworld",
+         "ALFWorld text household tasks (Shridhar et al. 2021) on TextWorld, alfworld 0.3.4; seen/unseen splits; max 20 steps.")
+ENVS.add("intercode_sql", "harness.envs.intercode_sql.env:make_intercode_sql",
+         "InterCodeSQL (Yang et al. 2023): answer Spider questions by querying a real database (SQLite or MariaDB); max 10 steps.")
 
 
 def register_env(name: str, description: str) -> Callable[[Callable[..., Environment]], Callable[..., Environment]]:
-    """Decorator registering an environment factory under ``name``."""
+    """Decorator registering an environment factory under ``name`` (for environments outside harness)."""
 
     def wrap(factory: Callable[..., Environment]) -> Callable[..., Environment]:
-        _REGISTRY[name] = EnvSpec(name, factory, description)
+        ENVS.add(name, factory, description)
         return factory
 
     return wrap
 
 
-def _load_builtin_envs() -> None:
-    # Imported lazily so `harness --help` does not pay for every environment's dependencies.
-    import harness.envs.webshop  # noqa: F401
-    import harness.envs.intercode_sql  # noqa: F401
-    import harness.envs.alfworld  # noqa: F401
-
-
-def list_envs() -> list[EnvSpec]:
-    """All registered environments, sorted by name."""
-    _load_builtin_envs()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+def list_envs() -> list[Entry]:
+    """All registered environments (name, description), sorted by name; nothing is imported."""
+    return ENVS.entries()
 
 
 def make_env(name: str, **kwargs: Any) -> Environment:
     """Build the environment registered as ``name`` with factory keyword arguments ``kwargs``."""
-    _load_builtin_envs()
-    if name not in _REGISTRY:
-        raise did_you_mean(name, list(_REGISTRY), "environment")
-    return _REGISTRY[name].factory(**kwargs)
+    return ENVS.get(name)(**kwargs)

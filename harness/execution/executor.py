@@ -10,7 +10,7 @@ Stages hold the algorithm and ask an :class:`Executor` for four things:
 - ``train(job)``: a training job, in-process or through ``accelerate launch``.
 
 No stage imports a backend: a backend is a policy class registered in
-:data:`harness.policies.base.MODEL_BACKENDS`.
+:data:`harness.policies.specs.BACKENDS`.
 """
 
 from __future__ import annotations
@@ -46,12 +46,9 @@ class Executor:
 
     def check(self) -> None:
         """Fail before the first stage when the recipe's backend cannot run here (not installed)."""
-        import importlib
+        from harness.policies.specs import BACKENDS
 
-        from harness.policies.base import MODEL_BACKENDS
-
-        module, _, cls = MODEL_BACKENDS[self.settings.backend].partition(":")
-        reason = getattr(getattr(importlib.import_module(module), cls), "unavailable_reason", lambda: None)()
+        reason = getattr(BACKENDS.get(self.settings.backend), "unavailable_reason", lambda: None)()
         if reason:
             raise ValueError(f"execution.backend '{self.settings.backend}' cannot run here: {reason}")
 

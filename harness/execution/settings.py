@@ -38,11 +38,11 @@ class ExecutionSettings:
 
     def check(self, where: str) -> None:
         """Reject values no backend understands, naming the key and the fix."""
-        from harness.envs.base import did_you_mean
-        from harness.policies.base import MODEL_BACKENDS
+        from harness.policies.specs import BACKENDS
+        from harness.registry import did_you_mean
 
-        if self.backend not in MODEL_BACKENDS:
-            raise ValueError(f"{where}: 'execution.backend': {did_you_mean(self.backend, list(MODEL_BACKENDS), 'backend')}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"{where}: 'execution.backend': {did_you_mean(self.backend, BACKENDS.names(), 'backend')}")
         if self.train_processes < 1:
             raise ValueError(f"{where}: 'execution.train_processes' must be at least 1, got {self.train_processes}")
         if not 0 < self.gpu_memory_utilization <= 1:
@@ -82,7 +82,7 @@ def accelerate_configs_folder() -> Path:
 
 def accelerate_config_path(name_or_path: str | None) -> Path:
     """The accelerate config file for ``name_or_path`` (a path, or a shipped name; None = ``ddp``)."""
-    from harness.envs.base import did_you_mean
+    from harness.registry import did_you_mean
 
     name = name_or_path or "ddp"
     path = Path(name)

@@ -55,7 +55,7 @@ def publish_rows(
     ``expert_ids`` maps task id -> expert trajectory id (needed for explored trajectories);
     ``shared``: the stage is a shared stage-0 stage (published under the environment, not the recipe)."""
     from harness.data.folder import write_split
-    from harness.data.registry import make_registry
+    from harness.data.registries import make_registry
 
     recipe = run.recipe
     folder = stage_folder / "dataset"

@@ -8,7 +8,7 @@ skipped on a re-run, long ones resume from their last finished chunk):
   select (best iteration on validation, never test), eval_best_test, report
 
 The method (``recipe.method``) only decides what happens inside an iteration; see
-:mod:`harness.pipeline.methods`.
+:mod:`harness.methods`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from harness.methods import get_method
 from harness.pipeline import stages
-from harness.pipeline.methods import get_method
+from harness.pipeline.context import Context
 from harness.pipeline.runner import Run
 from harness.recipes import Recipe
 
@@ -70,24 +71,26 @@ def run_recipe(recipe: Recipe, runs_dir: str | Path = "runs", run_id: str | None
     """Run (or resume) ``recipe`` with its method's pipeline; return the run."""
     method = get_method(recipe.method)
     run = Run(recipe, runs_dir, run_id)
-    ctx = stages.Context(run)
+    ctx = Context(run)
     ctx.executor.check()
     keys = stage0_keys(recipe)
-    model = run.stage("model", ctx.init_model, keys["model"])["path"]
-    run.stage("expert", ctx.expert_trajectories, keys["expert"])
-    sft = run.stage("sft", lambda d: ctx.sft(d, model), keys["sft"])["path"]
-    run.stage("eval_sft_valid", lambda d: ctx.evaluate(d, sft, "valid", "SFT"), keys["eval_sft_valid"])
-    run.stage("eval_sft_test", lambda d: ctx.evaluate(d, sft, "test", "SFT"), keys["eval_sft_test"])
+    model = run.stage("model", lambda d: stages.init_model(ctx, d), keys["model"])["path"]
+    run.stage("expert", lambda d: stages.expert_trajectories(ctx, d), keys["expert"])
+    sft = run.stage("sft", lambda d: stages.sft(ctx, d, model), keys["sft"])["path"]
+    run.stage("eval_sft_valid", lambda d: stages.evaluate(ctx, d, sft, "valid", "SFT"), keys["eval_sft_valid"])
+    run.stage("eval_sft_test", lambda d: stages.evaluate(ctx, d, sft, "test", "SFT"), keys["eval_sft_test"])
     policy = sft
     expert_ids = [t.task_id for t in ctx.load_experts()]
     for i in range(1, recipe.iterations + 1):
         chosen = explore_subset(expert_ids, recipe, i)
         policy = method.iteration(ctx, i, policy, sft, chosen)
-        run.stage(f"iter{i}/eval_valid", lambda d, p=policy, i=i: ctx.evaluate(d, p, "valid", f"{method.label} iteration {i}"))
+        label = f"{method.label} iteration {i}"
+        run.stage(f"iter{i}/eval_valid", lambda d, p=policy, label=label: stages.evaluate(ctx, d, p, "valid", label))
     if recipe.iterations:
-        best = run.stage("select", ctx.select_best)
-        run.stage("eval_best_test", lambda d: ctx.evaluate(d, best["path"], "test", f"{method.label} (iteration {best['iteration']})"))
-    run.stage("report", ctx.report)
+        best = run.stage("select", lambda d: stages.select_best(ctx, d))
+        label = f"{method.label} (iteration {best['iteration']})"
+        run.stage("eval_best_test", lambda d: stages.evaluate(ctx, d, best["path"], "test", label))
+    run.stage("report", lambda d: stages.report(ctx, d, method))
     return run
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.execution.checkpoints import read_jsonl
 from harness.pipeline.runner import Run
+
+if TYPE_CHECKING:
+    from harness.methods.base import Method
 
 
 def _metric(m: dict[str, Any], name: str = "avg_reward") -> str:
@@ -101,12 +104,9 @@ def _expert_ids(run: Run) -> set[str]:
     return _EXPERT_IDS[key]
 
 
-def write_report(run: Run, d: Path) -> dict[str, Any]:
-    """Write ``report.md`` and its plots into ``d``; return the headline numbers."""
-    from harness.pipeline.methods import get_method
-
+def write_report(run: Run, d: Path, method: Method) -> dict[str, Any]:
+    """Write ``report.md`` and its plots into ``d`` for a run of ``method``; return the headline numbers."""
     r = run.recipe
-    method = get_method(r.method)
     iters = list(range(1, r.iterations + 1))
     sft_test = run.manifest("eval_sft_test")
     lines = [

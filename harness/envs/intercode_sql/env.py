@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from harness.envs.base import AvailableActions, StepResult, register_env
-from harness.envs.intercode_sql.engine import Engine, QueryResult, make_engine
+from harness.envs.base import AvailableActions, StepResult
+from harness.envs.intercode_sql.engine import Engine, QueryResult, one_line
+from harness.envs.intercode_sql.engines import make_engine
 from harness.envs.intercode_sql.reward import REWARD_VERSION, sql_reward
 from harness.envs.intercode_sql.tasks import SPLITS, SqlData, SqlTask, load_sql_data
 from harness.types import Task
@@ -50,11 +51,6 @@ class SqlWorld:
         if task.index not in self.gold:
             self.gold[task.index] = self.engine.execute(task.db, one_line(task.gold))
         return self.gold[task.index]
-
-
-def one_line(query: str) -> str:
-    """``query`` with its whitespace runs collapsed (only an action's first line is executed)."""
-    return " ".join(query.split())
 
 
 def render(result: QueryResult) -> str:
@@ -188,10 +184,6 @@ def load_world(data: str | None = None, engine: str = "sqlite") -> SqlWorld:
     return SqlWorld(sql_data, make_engine(engine, sql_data.dump))
 
 
-@register_env(
-    "intercode_sql",
-    "InterCodeSQL (Yang et al. 2023): answer Spider questions by querying a real database (SQLite or MariaDB); max 10 steps.",
-)
 def make_intercode_sql(data: str | None = None, engine: str = "sqlite", max_steps: int = MAX_STEPS) -> IntercodeSqlEnv:
     """Build an InterCodeSQL episode runner over the data folder ``data`` on ``engine``."""
     return IntercodeSqlEnv(load_world(data, engine), max_steps=max_steps)

@@ -74,7 +74,7 @@ def query_shape(gold: str, tables: list[str]) -> str:
 
 def expert_reply(env: IntercodeSqlEnv, rng: random.Random) -> tuple[str, str]:
     """(thought, action) for the episode's current state."""
-    from harness.envs.intercode_sql.env import one_line
+    from harness.envs.intercode_sql.engine import one_line
     from harness.envs.intercode_sql.reward import sql_reward
 
     task = env.current

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from harness.envs.base import AvailableActions, StepResult, register_env
+from harness.envs.base import AvailableActions, StepResult
 from harness.envs.webshop import pages
 from harness.envs.webshop.catalog import Catalog, load_catalog
 from harness.envs.webshop.goals import SPLITS, Goal, build_goals, draw_prices, split_goal_ids
@@ -213,7 +213,6 @@ class WebShopEnv:
             s.options[pages.option_owner(s.product)[arg]] = arg
 
 
-@register_env("webshop", "WebShop text shopping (Yao et al. 2022): search and click to buy the requested product; max 10 steps.")
 def make_webshop(data: str | None = None, seed: int = 0, nouns: str = "auto", split_scheme: str = "webshop", max_steps: int = MAX_STEPS) -> WebShopEnv:
     """Build a WebShop episode runner over catalog ``data`` (default: the generated catalog)."""
     return WebShopEnv(load_world(data, seed, nouns, split_scheme), max_steps=max_steps)

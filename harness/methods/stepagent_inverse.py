@@ -1,38 +1,26 @@
-"""StepAgent's stages (Deng et al. 2024): pairs from inspection (Implicit), and the discriminator and
-policy-gradient update of the inverse-RL variant. Inspection itself is ``Context.inspect``.
+"""StepAgent-Inverse (Deng et al. 2024), the inverse-RL variant: a discriminator D(s, a) learns to tell
+the expert's action from the agent's at each inspected expert prefix, then a KL-regularised policy
+gradient (TRL GRPO) raises the policy's discriminator reward r(s, a) on single-step episodes.
 
-Choices the method leaves open are recipe options, recorded in every manifest: the reference model
-(``train.reference``; the recipes use ``previous``, the frozen policy of the last cycle), samples per
-prefix and dropping equal actions (``inspect``), the discriminator's reward convention
-(:data:`harness.training.discriminator.REWARD_CONVENTION`) and the policy-gradient settings
-(``policy_gradient``: KL coefficient, entropy bonus lambda, samples per state).
+The discriminator's reward convention is :data:`harness.training.discriminator.REWARD_CONVENTION`;
+the policy-gradient settings (KL coefficient, entropy bonus, samples per state) are the recipe's
+``policy_gradient``; the reference is ``train.reference`` (the recipes use ``previous``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.pairs.ipr import prompt_at
-from harness.pairs.stepagent import build_stepagent_pairs, inspected_step, same_action
-from harness.execution.checkpoints import read_jsonl, write_jsonl_atomic
 from harness.execution.jobs import TrainingJob
-from harness.pipeline.stages import Context
+from harness.methods.base import Method
+from harness.pairs.ipr import prompt_at
+from harness.pairs.stepagent import inspected_step, same_action
 from harness.types import Trajectory
 
-
-def _inspected(ctx: Context, i: int) -> list[Trajectory]:
-    return [Trajectory.from_dict(r) for r in read_jsonl(ctx.run.root / f"iter{i}" / "inspect" / "inspected.jsonl")]
-
-
-def stepagent_pairs(ctx: Context, d: Path, i: int) -> dict[str, Any]:
-    """Step-level pairs of cycle ``i``: expert action chosen, the agent's sampled action rejected."""
-    pairs, stats = build_stepagent_pairs(ctx.load_experts(), _inspected(ctx, i), ctx.recipe.inspect.drop_equal)
-    rows = [p.to_dict() for p in pairs]
-    write_jsonl_atomic(d / "pairs.jsonl", rows)
-    published = ctx.publish(d, "pairs", f"iter{i}", rows)
-    return {"n": len(rows), "stats": stats, "reference": ctx.recipe.train.reference, "published": published}
+if TYPE_CHECKING:
+    from harness.pipeline.context import Context
 
 
 def discriminator_examples(experts: list[Trajectory], inspected: list[Trajectory], drop_equal: bool) -> list[dict[str, Any]]:
@@ -60,9 +48,10 @@ def discriminator(ctx: Context, d: Path, policy: str, i: int) -> dict[str, Any]:
     """Train D(s, a) on expert vs agent actions of cycle ``i``. Cycle 1 starts from the current policy's
     weights with a new one-output head; later cycles continue the previous cycle's discriminator (GAIL
     keeps one discriminator through training)."""
+    from harness.methods.inspection import inspected
     from harness.training.discriminator import REWARD_CONVENTION, check_examples
 
-    examples = discriminator_examples(ctx.load_experts(), _inspected(ctx, i), ctx.recipe.inspect.drop_equal)
+    examples = discriminator_examples(ctx.load_experts(), inspected(ctx, i), ctx.recipe.inspect.drop_equal)
     check_examples(examples)  # here, not inside a launched job: the error reaches the user as it is
     start = policy if i == 1 else ctx.run.manifest(f"iter{i - 1}/discriminator")["path"]
     out = ctx.executor.train(TrainingJob("discriminator", start, str(d), ctx.recipe.discriminator, ctx.recipe.seed), examples)
@@ -74,11 +63,12 @@ def discriminator(ctx: Context, d: Path, policy: str, i: int) -> dict[str, Any]:
 def policy_update(ctx: Context, d: Path, policy: str, reference: str, disc: str, i: int) -> dict[str, Any]:
     """The KL-regularised policy-gradient step of cycle ``i`` on single-step episodes: every inspected
     expert prefix is a state; replies are rewarded by the discriminator r(s, a)."""
+    from harness.methods.inspection import inspected
     from harness.training.discriminator import REWARD_CONVENTION
 
     experts = {e.task_id: e for e in ctx.load_experts()}
     states: dict[tuple[str, int], list[dict[str, str]]] = {}
-    for x in _inspected(ctx, i):
+    for x in inspected(ctx, i):
         e = experts.get(x.task_id)
         if e is not None and inspected_step(e, x) is not None:
             states.setdefault((x.task_id, x.prefix_steps), list(prompt_at(e, x.prefix_steps)))
@@ -91,3 +81,19 @@ def policy_update(ctx: Context, d: Path, policy: str, reference: str, disc: str,
     return {**{k: v for k, v in out.items() if k != "path"}, "path": str(out["path"]), "states": len(states),
             "reference": reference, "reward_convention": REWARD_CONVENTION,
             "settings": asdict(ctx.recipe.policy_gradient)}  # fmt: skip
+
+
+def _iteration(ctx: Context, i: int, policy: str, sft: str, chosen: list[str]) -> str:
+    from harness.methods.inspection import inspect
+    from harness.pipeline import stages
+
+    run = ctx.run
+    run.stage(f"iter{i}/inspect", lambda d: inspect(ctx, d, policy, chosen))
+    disc = run.stage(f"iter{i}/discriminator", lambda d: discriminator(ctx, d, policy, i))["path"]
+    ref = stages.reference(ctx, sft, policy)
+    return run.stage(f"iter{i}/policy", lambda d: policy_update(ctx, d, policy, ref, disc, i))["path"]
+
+
+# train: only its ``reference`` is read (the policy-gradient settings are ``policy_gradient``)
+METHOD = Method("stepagent-inverse", "StepAgent-Inverse", ("inspect", "train", "discriminator", "policy_gradient"),
+                lambda recipe: ["inspect", "discriminator", "policy"], _iteration)  # fmt: skip
