@@ -62,3 +62,21 @@ def test_a_method_hashes_only_the_sections_it_reads(caplog):
     inverse = load_recipe("stepagent-inverse-webshop")
     assert {"inspect", "discriminator", "policy_gradient"} <= set(inverse.to_dict()) and "estimate" not in inverse.to_dict()
     assert "estimate" not in load_recipe("sft-webshop").to_dict()
+
+
+def test_no_stage_or_method_module_names_a_concrete_backend():
+    """Stages hold the algorithm: where a model runs is the execution seam's business, so a new
+    backend is one module plus one registry line (harness/policies/specs.py)."""
+    import ast
+    from pathlib import Path
+
+    import harness
+
+    root = Path(harness.__file__).parent
+    for folder in ("pipeline", "methods"):
+        for path in (root / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [])  # fmt: skip
+                for name in names:
+                    assert not name.startswith(("harness.policies.hf", "harness.policies.vllm", "vllm", "transformers")), (path, name)
