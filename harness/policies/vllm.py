@@ -60,6 +60,7 @@ class VLLMPolicy(TokenPolicy):
 
         path = resolve_model(model)
         on_gpu = _cuda_available()
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # one engine per stage: its start-up INFO lines drown the run's log
         if not on_gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")  # GiB; vLLM's CPU default is larger
         self.name = f"vllm:{model}"
