@@ -6,7 +6,8 @@ Stages hold the algorithm and ask an :class:`Executor` for four things:
   released when the stage is done with it (a vLLM engine's GPU memory is free before training);
 - ``rollouts(folder, specs, model, sampling)``: episodes of a list of :class:`EpisodeSpec` (explore,
   Monte-Carlo, inspection, sampling), in checkpointed chunks, merged in spec order;
-- ``map_chunks(folder, items, size, fn)``: any other checkpointed chunk map;
+- any other checkpointed chunk map: :func:`harness.execution.checkpoints.run_chunked` (the
+  leaderboard's action-efficiency scorer uses it);
 - ``train(job)``: a training job, in-process or through ``accelerate launch``.
 
 No stage imports a backend: a backend is a policy class registered in
@@ -99,11 +100,6 @@ class Executor:
         with self.policy(model) as policy:
             return run_chunked(folder, list(specs), chunk_size,
                                lambda part: [row(t) for t in self.play(policy, part, sampling)])  # fmt: skip
-
-    def map_chunks(self, folder: Path, items: Sequence[Any], chunk_size: int,
-                   fn: Callable[[Sequence[Any]], list[dict[str, Any]]]) -> list[dict[str, Any]]:  # fmt: skip
-        """``fn`` over ``items`` in fixed chunks, each written atomically and reused on a re-run."""
-        return run_chunked(folder, items, chunk_size, fn)
 
     # --- training ------------------------------------------------------------------------------
     def train(self, job: Any, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
