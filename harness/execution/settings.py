@@ -60,7 +60,7 @@ class ExecutionSettings:
             "backend": self.backend,
             "backend_version": _version(package) or _version(f"{package}-cpu"),
             "train_processes": self.train_processes,
-            "accelerate_config": self.accelerate_config if self.train_processes > 1 else None,
+            "accelerate_config": (self.accelerate_config or "ddp") if self.train_processes > 1 else None,
             "accelerate_version": _version("accelerate"),
             "gradient_checkpointing": self.gradient_checkpointing,
         }
