@@ -201,3 +201,33 @@ def test_lora_jobs_train_adapters_and_save_a_plain_merged_model(tmp_path, tiny_m
     assert out["pairs_used"] == 2 and not (Path(out["path"]) / "adapter_config.json").exists()
     after = _weights(Path(out["path"]))
     assert any(float((after[k] - merged[k]).abs().max()) > 0 for k in merged)
+
+
+def test_group_by_length_order_is_the_one_process_order_on_every_process():
+    """N processes must draw the one-process example order: megabatches sized by the global batch."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from harness.training.trainer_io import with_global_batch_grouping
+
+    lengths = [(7 * i) % 113 + 1 for i in range(500)]
+
+    class Base:
+        def __init__(self, args):
+            self.args = args
+
+        def _get_train_sampler(self, train_dataset=None):
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=lengths)
+
+    def order(cls, per_device, accumulation, world):
+        torch.manual_seed(0)
+        args = SimpleNamespace(train_batch_size=per_device, gradient_accumulation_steps=accumulation, world_size=world)
+        return list(cls(args)._get_train_sampler())
+
+    grouped = with_global_batch_grouping(Base)
+    one = order(grouped, 16, 1, 1)
+    assert one == order(Base, 16, 1, 1)  # one process: transformers' own order, unchanged
+    assert order(grouped, 8, 1, 2) == one and order(grouped, 2, 2, 4) == one  # the same global batch of 16
+    assert order(Base, 8, 1, 2) != one  # what transformers alone would do on 2 processes

@@ -180,7 +180,9 @@ def make_ipr_trainer_class():
                 self.loss_weights = [1.0, self.nll_weight * n_tokens / chosen_mask.size(0)]
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
-    return IPRTrainer
+    from harness.training.trainer_io import with_global_batch_grouping
+
+    return with_global_batch_grouping(IPRTrainer)
 
 
 def preference_config(output_dir: str, nll: str, seed: int = 42, save_steps: int = 100,

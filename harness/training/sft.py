@@ -52,7 +52,9 @@ def make_sft_trainer_class():
             inputs["use_cache"] = False
             return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
-    return CPUFriendlySFTTrainer
+    from harness.training.trainer_io import with_global_batch_grouping
+
+    return with_global_batch_grouping(CPUFriendlySFTTrainer)
 
 
 def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output: str | Path, settings: SFTSettings,

@@ -46,6 +46,27 @@ def batch_split(batch_size: int, per_device: int, what: str, processes: int | No
     return per, accumulation
 
 
+def with_global_batch_grouping(trainer_cls: type) -> type:
+    """``trainer_cls`` whose group-by-length sampler draws megabatches of the GLOBAL batch.
+
+    transformers sizes them by the per-process batch (``train_batch_size x accumulation``), so N
+    processes would see another example order than one process; with the global batch
+    (x ``world_size``) every process draws the one-process order and accelerate hands each its share
+    of every optimizer step, so a step sees the same examples on 1 and on N processes."""
+
+    class GlobalBatchGrouping(trainer_cls):
+        def _get_train_sampler(self, train_dataset=None):
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            sampler = super()._get_train_sampler(train_dataset)
+            if isinstance(sampler, LengthGroupedSampler):
+                sampler.batch_size = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+            return sampler
+
+    GlobalBatchGrouping.__name__ = trainer_cls.__name__
+    return GlobalBatchGrouping
+
+
 def trainer_arguments(output_dir: str | Path, seed: int, save_steps: int, save_total_limit: int = 1,
                       gradient_checkpointing: bool = False) -> dict[str, Any]:  # fmt: skip
     """The settings every trainer of this package passes to its ``TrainingArguments`` subclass.
