@@ -54,14 +54,14 @@ def test_queries_run_on_the_server_read_only(env):
 
 
 def test_exactly_the_flagged_gold_queries_fail_on_mysql(env):
-    from harness.envs.intercode_sql.env import one_line
+    from harness.envs.intercode_sql.engine import one_line
 
     failing = {str(t.index) for t in env.world.data.tasks if env.world.engine.execute(t.db, one_line(t.gold)).error}
     assert failing == {t for t in env.task_ids("all") if "gold_error" in env.task_flags(t)}
 
 
 def test_tied_rows_come_back_the_same_whatever_ran_before(env):
-    from harness.envs.intercode_sql.env import one_line
+    from harness.envs.intercode_sql.engine import one_line
 
     engine = env.world.engine
     tasks = [t for t in env.world.data.tasks if "LIMIT" in t.gold.upper()]  # where ties can decide the rows
