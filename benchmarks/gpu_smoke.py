@@ -11,6 +11,7 @@ peak memory, and writes ``benchmarks/results/gpu_smoke.json`` (and ``$OUT/gpu_sm
 
     python benchmarks/gpu_smoke.py                          # from-scratch tiny model, ~5 min on one GPU
     python benchmarks/gpu_smoke.py --base-model /models/SmolLM2-135M-Instruct --processes 2
+    python benchmarks/gpu_smoke.py --processes 8 --accelerate-config fsdp   # the paper preset's launcher
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> int:
     ap.add_argument("--base-model", default=None, help="a local Hugging Face model folder (default: tiny, from scratch)")
     ap.add_argument("--processes", type=int, default=2, help="training processes at most (one per GPU)")
     ap.add_argument("--backend", default="vllm", choices=["vllm", "hf"])
+    ap.add_argument("--accelerate-config", default="ddp", help="ddp, fsdp (the paper preset's), deepspeed_zero3, or a file")
     ap.add_argument("--runs-dir", default=None)
     args = ap.parse_args()
     import torch
@@ -51,7 +53,7 @@ def main() -> int:
     gpus = torch.cuda.device_count()
     processes = max(1, min(args.processes, gpus))
     sets = dict(SHORTENED, **{"execution.backend": args.backend, "execution.train_processes": processes,
-                              "execution.gpu_memory_utilization": 0.5})  # fmt: skip
+                              "execution.gpu_memory_utilization": 0.5, "execution.accelerate_config": args.accelerate_config})  # fmt: skip
     if args.base_model:
         sets.update({"model.base": args.base_model, "model.init_preset": "null"})
     runs = Path(args.runs_dir or tempfile.mkdtemp(prefix="gpu-smoke-"))
