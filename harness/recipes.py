@@ -115,17 +115,17 @@ class Recipe:
         return content_hash(self.to_dict())
 
 
-METHOD_SECTIONS = ("explore", "estimate", "pairs", "train", "inspect", "rft", "discriminator", "policy_gradient")
-"""Recipe sections that only some methods read (each method lists its own in ``Method.sections``)."""
-
-
 def unused_sections(method: str) -> list[str]:
-    """The method-specific recipe sections ``method`` does not read (none for an unknown method)."""
-    from harness.methods import METHODS
+    """The recipe sections ``method`` does not read: every section (a dataclass-typed field of
+    :class:`Recipe`) that is neither shared by all methods nor listed by the method (none for an
+    unknown method)."""
+    from harness.methods import METHODS, SHARED_SECTIONS
 
     if method not in METHODS:
         return []
-    return [s for s in METHOD_SECTIONS if s not in METHODS.get(method).sections]
+    hints = typing.get_type_hints(Recipe)
+    sections = [f.name for f in dataclasses.fields(Recipe) if dataclasses.is_dataclass(hints[f.name])]
+    return [s for s in sections if s not in SHARED_SECTIONS and s not in METHODS.get(method).sections]
 
 
 def _check_type(value: Any, hint: Any, key: str, where: str) -> Any:
