@@ -111,8 +111,11 @@ class Recipe:
 
     @property
     def config_hash(self) -> str:
-        """Hash of the fully resolved recipe (outputs live outside it, so nothing to remove)."""
-        return content_hash(self.to_dict())
+        """Hash of the fully resolved recipe, less the execution keys that cannot change a result
+        (:data:`ExecutionSettings.NOT_HASHED`: how many workers play the same chunks)."""
+        config = self.to_dict()
+        config["execution"] = {k: v for k, v in config["execution"].items() if k not in ExecutionSettings.NOT_HASHED}
+        return content_hash(config)
 
 
 def unused_sections(method: str) -> list[str]:

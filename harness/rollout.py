@@ -8,6 +8,11 @@ start from expert prefixes); replayed steps are marked ``info["replayed"] = True
 can no longer fit the history in its context answers with ``ContextOverflow``: the episode ends as
 a failure with stop reason ``context_overflow``. Stop reasons: ``done`` (the environment ended the
 episode), ``max_steps``, ``context_overflow``.
+
+Environments come from an :class:`~harness.envs.pool.EnvPool` (kept alive across calls when the caller
+passes one). Episodes of one call that replay the same prefix of the same task (the N Monte-Carlo
+rollouts of a step) replay it once where the environment can ``fork()``: the others start from a copy
+of that state, with the same observations and rewards as a replay from reset.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from harness.envs.base import Environment
+from harness.envs.pool import EnvPool
 from harness.policies.base import ContextOverflow, EpisodeView, Policy, Sampling
 from harness.prompting import INVALID_FORMAT, build_messages, observation_turn, parse_react
 from harness.types import Step, Trajectory
@@ -34,11 +40,12 @@ class EpisodeSpec:
 
 
 def play_specs(
-    make_env: Callable[[], Environment], specs: Sequence[EpisodeSpec], policy: Policy, sampling: Sampling
+    make_env: Callable[[], Environment] | EnvPool, specs: Sequence[EpisodeSpec], policy: Policy, sampling: Sampling
 ) -> list[Trajectory]:
     """Play ``specs`` (one :func:`run_episodes` call per step budget) and return the trajectories in
     spec order, each with ``prefix_steps`` = the length of its replayed prefix."""
     out: list[Trajectory | None] = [None] * len(specs)
+    make_env = EnvPool.of(make_env)
     for budget in sorted({s.max_steps or 0 for s in specs}):
         idx = [i for i, s in enumerate(specs) if (s.max_steps or 0) == budget]
         got = run_episodes(make_env, [specs[i].task_id for i in idx], policy, sampling,
@@ -61,7 +68,7 @@ class _Live:
 
 
 def run_episodes(
-    make_env: Callable[[], Environment],
+    make_env: Callable[[], Environment] | EnvPool,
     task_ids: Sequence[str],
     policy: Policy,
     sampling: Sampling = Sampling(),
@@ -84,15 +91,26 @@ def run_episodes(
     - ``icl_messages``: in-context example turns placed after the task description and "OK".
     - ``max_steps`` caps every episode (default: the environment's budget); replayed steps count.
     - ``progress`` is called with the number of episodes that just finished.
+    - ``make_env``: a factory, or an :class:`EnvPool` whose environments are reused (and given back).
     """
     n = len(task_ids)
     seeds = [seed] * n if seeds is None else list(seeds)
     prefixes = [()] * n if prefixes is None else list(prefixes)
     if len(seeds) != n or len(prefixes) != n:
         raise ValueError(f"got {n} task ids but {len(seeds)} seeds and {len(prefixes)} prefixes; give one per episode")
-    live = [_start(make_env, tid, s, max_steps, icl_messages) for tid, s in zip(task_ids, seeds, strict=True)]
-    for x, prefix in zip(live, prefixes, strict=True):
+    pool = EnvPool.of(make_env)
+    live: list[_Live] = []
+    replayed: dict[tuple[str, tuple[str, ...]], _Live] = {}
+    for tid, s, prefix in zip(task_ids, seeds, prefixes, strict=True):
+        twin = replayed.get((tid, tuple(prefix))) if prefix else None
+        if twin is not None:
+            live.append(_fork(twin, s))
+            continue
+        x = _start(pool, tid, s, max_steps, icl_messages)
         _replay(x, prefix)
+        live.append(x)
+        if prefix and hasattr(x.env, "fork") and not x.done:
+            replayed[(tid, tuple(prefix))] = x
     if progress and any(x.done for x in live):
         progress(sum(x.done for x in live))
     while True:
@@ -111,19 +129,26 @@ def run_episodes(
             finished = sum(x.done for x in active)
             if finished:
                 progress(finished)
+    for x in live:
+        pool.release(x.env, x.view.task.task_id)
     return [_trajectory(x, policy.name) for x in live]
 
 
-def _start(
-    make_env: Callable[[], Environment], task_id: str, seed: int, max_steps: int | None, icl: Sequence[dict[str, str]]
-) -> _Live:
-    env = make_env()
+def _start(pool: EnvPool, task_id: str, seed: int, max_steps: int | None, icl: Sequence[dict[str, str]]) -> _Live:
+    env = pool.acquire(task_id)
     obs = env.reset(task_id)
     task = env.task(task_id)
     view = EpisodeView(
         task=task, messages=build_messages(env.env_id, obs, icl_messages=icl), env=env, step_index=0, seed=seed
     )
     return _Live(env, view, obs, [], budget=max_steps or env.max_steps)
+
+
+def _fork(x: _Live, seed: int) -> _Live:
+    """A new episode in the state ``x`` reached after its replayed prefix, with its own sampling seed."""
+    view = replace(x.view, messages=[dict(m) for m in x.view.messages], env=x.env.fork(), seed=seed,
+                   scratch=dict(x.view.scratch))
+    return _Live(view.env, view, x.initial, list(x.steps), x.budget, x.done, x.stop_reason)
 
 
 def _replay(x: _Live, prefix: Sequence[str]) -> None:

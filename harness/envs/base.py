@@ -4,7 +4,10 @@ Contract (ARCHITECTURE.md): ``reset(task_id) -> observation``; ``step(action) ->
 ``available_actions()``; ``max_steps``; ``version`` (changes whenever rewards or observations
 could change); ``task_ids(split)``. Replaying the same actions after ``reset`` reproduces the same
 observations and rewards. Bad actions never raise: they return an observation saying what was
-wrong and use up a step.
+wrong and use up a step. Optional: ``fork()``, a copy of the episode in its current state (Monte-Carlo
+rollouts then branch from one replayed prefix instead of replaying it per rollout; WebShop and
+InterCodeSQL have it, ALFWorld does not: its state lives in the planner's C library), and
+``close()``, which frees what the environment holds.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The execution seam: the one place that decides where a recipe's work runs.
 
-Stages hold the algorithm and ask an :class:`Executor` for four things:
+Stages hold the algorithm and ask an :class:`Executor` for three things:
 
 - ``policy(model)``: a policy for a model, served by the recipe's backend (``execution.backend``) and
   released when the stage is done with it (a vLLM engine's GPU memory is free before training);
 - ``rollouts(folder, specs, model, sampling)``: episodes of a list of :class:`EpisodeSpec` (explore,
-  Monte-Carlo, inspection, sampling), in checkpointed chunks, merged in spec order;
-- any other checkpointed chunk map: :func:`harness.execution.checkpoints.run_chunked` (the
-  leaderboard's action-efficiency scorer uses it);
+  Monte-Carlo, inspection, sampling, evaluation, the leaderboard's action-efficiency scorer), in
+  fixed checkpointed chunks merged in spec order, played here or on Ray workers
+  (``execution.workers`` / ``execution.ray_address``);
 - ``train(job)``: a training job, in-process or through ``accelerate launch``.
 
 No stage imports a backend: a backend is a policy class registered in
@@ -17,12 +17,13 @@ No stage imports a backend: a backend is a policy class registered in
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.execution.checkpoints import chunks_of, read_jsonl, run_chunked
+from harness.execution.checkpoints import chunks_of, read_jsonl, write_json_atomic, write_jsonl_atomic
 from harness.execution.settings import ExecutionSettings
 from harness.policies.base import Policy, Sampling
 from harness.rollout import EpisodeSpec, play_specs
@@ -67,16 +68,21 @@ class Executor:
                 pass
         return self.spec(model)
 
+    def policy_args(self, model: str) -> tuple[str, str, dict[str, Any]]:
+        """``(spec, label, options)`` that build ``model``'s policy on this executor's backend."""
+        options: dict[str, Any] = {}
+        if self.settings.backend == "vllm":
+            options["gpu_memory_utilization"] = self.settings.gpu_memory_utilization
+        return self.spec(model), self.label(model), options
+
     @contextmanager
     def policy(self, model: str) -> Iterator[Policy]:
         """The model at ``model`` behind the recipe's backend, released on exit (engine stopped, memory freed)."""
         from harness.policies import make_policy
 
-        options: dict[str, Any] = {}
-        if self.settings.backend == "vllm":
-            options["gpu_memory_utilization"] = self.settings.gpu_memory_utilization
-        policy = make_policy(self.spec(model), **options)
-        policy.name = self.label(model)
+        spec, label, options = self.policy_args(model)
+        policy = make_policy(spec, **options)
+        policy.name = label
         try:
             yield policy
         finally:
@@ -91,15 +97,34 @@ class Executor:
         self, folder: Path, specs: Sequence[EpisodeSpec], model: str, sampling: Sampling,
         row: Callable[[Trajectory], dict[str, Any]] = Trajectory.to_dict, chunk_size: int = EPISODE_CHUNK,
     ) -> list[dict[str, Any]]:  # fmt: skip
-        """Every spec's episode as ``row(trajectory)``, in spec order, checkpointed in chunks under
-        ``folder``: finished chunks are read back, and the model is loaded only if a chunk is missing."""
+        """Every spec's episode as ``row(trajectory)``, in spec order, checkpointed in fixed chunks
+        under ``folder``: finished chunks are read back, and the model is loaded only if one is missing.
+        With ``execution.workers`` > 1 (or a Ray address) the missing chunks are played on Ray
+        workers (:mod:`harness.execution.ray_workers`), else here; the rows are the same either way.
+        ``folder/policy.json`` records the provenance of the policy that played."""
         folder.mkdir(parents=True, exist_ok=True)
         parts = chunks_of(list(specs), chunk_size)
-        if all((folder / f"chunk-{k:05d}.jsonl").exists() for k, _ in parts):
-            return [r for k, _ in parts for r in read_jsonl(folder / f"chunk-{k:05d}.jsonl")]
-        with self.policy(model) as policy:
-            return run_chunked(folder, list(specs), chunk_size,
-                               lambda part: [row(t) for t in self.play(policy, part, sampling)])  # fmt: skip
+        missing = [(k, part) for k, part in parts if not chunk_path(folder, k).exists()]
+        if missing and self.settings.distributed:
+            from harness.execution.ray_workers import play_on_ray
+
+            play_on_ray(self.settings, folder, missing, self.make_env, *self.policy_args(model), sampling, row, self.log)
+        elif missing:
+            from harness.envs.pool import EnvPool
+
+            envs = EnvPool(self.make_env)
+            with self.policy(model) as policy:
+                write_json_atomic(folder / "policy.json", getattr(policy, "provenance", {}))
+                for k, part in missing:
+                    write_jsonl_atomic(chunk_path(folder, k), [row(t) for t in play_chunk(envs, policy, part, sampling)])
+            envs.close()
+        return [r for k, _ in parts for r in read_jsonl(chunk_path(folder, k))]
+
+    @staticmethod
+    def served(folder: Path) -> dict[str, Any]:
+        """The provenance of the policy that played the rollouts in ``folder`` (empty if none did)."""
+        path = folder / "policy.json"
+        return json.loads(path.read_text()) if path.exists() else {}
 
     # --- training ------------------------------------------------------------------------------
     def train(self, job: Any, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -124,6 +149,20 @@ class Executor:
     def provenance(self) -> dict[str, Any]:
         """Backend, its version and process counts, for manifests and results."""
         return self.settings.provenance()
+
+
+def chunk_path(folder: Path, k: int) -> Path:
+    """The file of chunk ``k`` of a checkpointed stage."""
+    return folder / f"chunk-{k:05d}.jsonl"
+
+
+def play_chunk(envs: Any, policy: Policy, specs: Sequence[EpisodeSpec], sampling: Sampling) -> list[Trajectory]:
+    """One chunk's episodes, played as one batch. The policy forgets its cached prompt prefixes first,
+    so a chunk's replies depend on the chunk alone, not on what the worker played before."""
+    clear = getattr(policy, "clear_prefixes", None)
+    if clear is not None:
+        clear()
+    return play_specs(envs, specs, policy, sampling)
 
 
 def release(policy: Any) -> None:

@@ -7,9 +7,13 @@
 | ``accelerate_config`` | the accelerate config of multi-process jobs (DDP, FSDP, DeepSpeed ZeRO-3) | a little (sharding, mixed precision), as above |
 | ``gradient_checkpointing`` | recompute activations in training jobs (memory for time) | no (the same gradients, up to rounding) |
 | ``gpu_memory_utilization`` | the share of GPU memory a vLLM engine takes | no |
+| ``workers`` | rollout workers: 1 plays every rollout-shaped stage in this process (Ray is not imported); N > 1 plays its chunks on N Ray actors | no: chunks are fixed and seeded per episode, so 1 and N workers give the same data (tested) |
+| ``ray_address`` | join an existing Ray cluster (``ray start --head`` elsewhere) instead of starting a local one; implies Ray even with 1 worker | no |
 
-All of them are part of the config hash (a run id never mixes them), and every stage manifest and
-``results.json`` records them with the backend's version (:meth:`ExecutionSettings.provenance`).
+All of them but ``workers`` and ``ray_address`` are part of the config hash (a run id never mixes
+them); those two only say how many machines play the same chunks, so a run killed with 1 worker
+resumes with 8. Every stage manifest and ``results.json`` records them all with the backend's version
+(:meth:`ExecutionSettings.provenance`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,20 @@ class ExecutionSettings:
     the same gradients (the authors' script trains Llama-2-7B with it on)."""
     gpu_memory_utilization: float = 0.85
     """vLLM only: the share of GPU memory its engine may take (ignored on a CPU)."""
+    workers: int = 1
+    """Rollout workers of explore, estimate, inspection, sampling and evaluation: 1 = in this process;
+    N > 1 = N Ray actors, each loading the stage's policy once (one GPU each for vLLM on GPUs)."""
+    ray_address: str | None = None
+    """A running Ray cluster to join (``auto``, ``HOST:6379`` or ``ray://HOST:10001``); null = start a
+    local one when ``workers`` > 1. Every node needs harness installed and the environment's data."""
+
+    NOT_HASHED = ("workers", "ray_address")
+    """Keys that cannot change a result (same chunks, same seeds): left out of the config hash."""
+
+    @property
+    def distributed(self) -> bool:
+        """Whether rollouts go to Ray actors (more than one worker, or a cluster address)."""
+        return self.workers > 1 or bool(self.ray_address)
 
     def check(self, where: str) -> None:
         """Reject values no backend understands, naming the key and the fix."""
@@ -45,6 +63,8 @@ class ExecutionSettings:
             raise ValueError(f"{where}: 'execution.backend': {did_you_mean(self.backend, BACKENDS.names(), 'backend')}")
         if self.train_processes < 1:
             raise ValueError(f"{where}: 'execution.train_processes' must be at least 1, got {self.train_processes}")
+        if self.workers < 1:
+            raise ValueError(f"{where}: 'execution.workers' must be at least 1, got {self.workers}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ValueError(f"{where}: 'execution.gpu_memory_utilization' must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.train_processes > 1:
@@ -63,6 +83,8 @@ class ExecutionSettings:
             "accelerate_config": (self.accelerate_config or "ddp") if self.train_processes > 1 else None,
             "accelerate_version": _version("accelerate"),
             "gradient_checkpointing": self.gradient_checkpointing,
+            "workers": self.workers,
+            **({"ray_address": self.ray_address, "ray_version": _version("ray")} if self.distributed else {}),
         }
 
 

@@ -31,12 +31,14 @@ class Context:
     expert data and publishing."""
 
     def __init__(self, run: Run):
+        from harness.envs.pool import env_factory
         from harness.execution.executor import Executor
 
         self.run = run
         self.recipe = run.recipe
         self.log = run.log
-        self.executor = Executor(self.recipe.execution, self.make_env, label_root=run.runs_dir, log=run.log)
+        self.executor = Executor(self.recipe.execution, env_factory(self.recipe.env.id, **self.env_kwargs),
+                                 label_root=run.runs_dir, log=run.log)
 
     @property
     def env_kwargs(self) -> dict[str, Any]:

@@ -103,6 +103,11 @@ class VLLMPolicy(TokenPolicy):
             "context": self.context,
         }
 
+    def clear_prefixes(self) -> None:
+        """Drop the engine's prefix cache, so that the next batch computes every prompt afresh (what
+        a worker plays then does not depend on what it played before)."""
+        self.llm.reset_prefix_cache()
+
     @staticmethod
     def unavailable_reason() -> str | None:
         """Why this backend cannot run here (vLLM not installed), or None."""

@@ -11,6 +11,7 @@ Success = reward 1.0; at most 10 steps (IPR). The first observation is the quest
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 import re
@@ -134,6 +135,13 @@ class IntercodeSqlEnv:
         self.last, self.executed = None, []
         self.steps_taken, self.done = 0, False
         return self.current.question
+
+    def fork(self) -> IntercodeSqlEnv:
+        """A copy of this episode in its current state (Monte-Carlo rollouts branch from it instead of
+        replaying their shared prefix); the databases are read-only for the agent, so they are shared."""
+        twin = copy.copy(self)
+        twin.executed = list(self.executed)
+        return twin
 
     def available_actions(self) -> AvailableActions:
         """Example actions: submit, SHOW TABLES, and DESCRIBE / SELECT * for each table (no search)."""

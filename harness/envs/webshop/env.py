@@ -6,6 +6,8 @@ any number of lightweight ``WebShopEnv`` episodes, so many episodes can run side
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import random
 import re
 from dataclasses import dataclass
@@ -134,6 +136,13 @@ class WebShopEnv:
         self.steps_taken = 0
         self.done = False
         return self.observation()
+
+    def fork(self) -> WebShopEnv:
+        """A copy of this episode in its current state (Monte-Carlo rollouts branch from it instead of
+        replaying their shared prefix); the world (catalog, search index) is shared."""
+        twin = copy.copy(self)
+        twin.state = dataclasses.replace(self.state, results=list(self.state.results), options=dict(self.state.options))
+        return twin
 
     def observation(self) -> str:
         """The current page as text."""

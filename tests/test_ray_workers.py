@@ -1,0 +1,95 @@
+"""Rollouts on Ray workers (a local cluster here): the same rows as in one process, a killed worker
+costs its chunk only, and a chunk that keeps failing stops the stage naming its task ids."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness.envs.pool import env_factory
+from harness.execution.executor import Executor
+from harness.execution.settings import ExecutionSettings
+from harness.policies import Sampling
+from harness.rewards.monte_carlo import plan_rollouts
+from harness.rollout import EpisodeSpec
+
+ray = pytest.importorskip("ray", reason="the Ray path needs the ray extra: pip install -e '.[ray]'")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def make_env(small_catalog):
+    return env_factory("webshop", data=str(small_catalog), nouns="heuristic")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def specs(make_env):
+    """Explore-like episodes from expert prefixes, then the Monte-Carlo rollouts of their steps."""
+    from harness.policies.scripted import ExpertPolicy
+    from harness.rollout import run_episodes
+
+    experts = run_episodes(make_env, make_env().task_ids("test")[:6], ExpertPolicy(), seed=0)
+    explore = [EpisodeSpec(t.task_id, 42, tuple(s.text for s in t.steps[:j])) for t in experts for j in range(2)]
+    mc = plan_rollouts([(t, j) for t in experts for j in range(len(t.steps))], 3, 42, 10).specs
+    return explore + mc
+
+
+def test_two_workers_play_the_same_rows_as_one_process(tmp_path, make_env, specs, tiny_model, cluster):
+    sampling = Sampling(temperature=1.0, max_new_tokens=12)
+    here = Executor(ExecutionSettings(), make_env, label_root=tiny_model.parent)
+    rows = here.rollouts(tmp_path / "one", specs, str(tiny_model), sampling, chunk_size=16)
+    spread = Executor(ExecutionSettings(workers=2), make_env, label_root=tiny_model.parent, log=lambda m: None)
+    assert spread.rollouts(tmp_path / "two", specs, str(tiny_model), sampling, chunk_size=16) == rows
+    assert len(rows) == len(specs) and len({tuple(map(str, r["steps"])) for r in rows}) > 1  # sampled, not all alike
+    assert Executor.served(tmp_path / "two")["backend"] == "transformers"
+
+
+def test_a_worker_killed_mid_stage_costs_its_chunk_only(tmp_path, make_env, specs, tiny_model, cluster):
+    sampling = Sampling(temperature=1.0, max_new_tokens=12)
+    reference = Executor(ExecutionSettings(), make_env).rollouts(tmp_path / "ref", specs, str(tiny_model), sampling,
+                                                                 chunk_size=8)  # fmt: skip
+    logs: list[str] = []
+    killed: list[int] = []
+
+    def kill_one_playing_worker():
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+            pids = [int(line.split()[0]) for line in ps.splitlines() if "ray::RolloutWorker.play" in line]
+            if pids:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_playing_worker)
+    killer.start()
+    executor = Executor(ExecutionSettings(workers=2), make_env, log=logs.append)
+    rows = executor.rollouts(tmp_path / "two", specs, str(tiny_model), sampling, chunk_size=8)
+    killer.join()
+    assert killed, "no worker was seen playing"
+    assert rows == reference
+    assert any("its worker died" in m and "retrying" in m for m in logs), logs
+
+
+def test_a_chunk_failing_three_times_stops_the_stage_naming_its_tasks(tmp_path, make_env, tiny_model, cluster):
+    from harness.execution.ray_workers import ChunkFailed
+
+    specs = [EpisodeSpec("3", 0), EpisodeSpec("4", 0), EpisodeSpec("no-such-task", 0), EpisodeSpec("5", 0)]
+    logs: list[str] = []
+    executor = Executor(ExecutionSettings(workers=2), make_env, log=logs.append)
+    with pytest.raises(ChunkFailed, match=r"chunk 1 \(task ids 5, no-such-task\) failed 3 times.*unknown WebShop task id"):
+        executor.rollouts(tmp_path / "bad", specs, str(tiny_model), Sampling(max_new_tokens=4), chunk_size=2)
+    assert (tmp_path / "bad" / "chunk-00000.jsonl").exists()  # the good chunk is kept for the resume
+    assert sum("retrying" in m for m in logs) == 2
