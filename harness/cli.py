@@ -101,6 +101,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from harness.recipes import load_recipe
 
     overrides = args.set + ([f"seed={args.seed}"] if args.seed is not None else [])
+    overrides += [f"execution.ray_address={args.ray_address}"] if args.ray_address else []
     recipe = load_recipe(args.recipe, args.preset, overrides)
     if args.dry_run:
         plan = describe(recipe)
@@ -139,8 +140,18 @@ def _submit(args: argparse.Namespace) -> int:
 
     board = HubLeaderboard(args.hub_repo) if args.registry == "hub" else LocalLeaderboard(args.leaderboard)
     overrides = {"data": args.data} if args.data else None
-    print(describe(submit(args.result_dir, board, method=args.method, env_overrides=overrides, score=not args.no_score)))
+    print(describe(submit(args.result_dir, board, method=args.method, env_overrides=overrides, score=not args.no_score,
+                          execution=_scoring_execution(args))))  # fmt: skip
     return 0
+
+
+def _scoring_execution(args: argparse.Namespace):
+    """Where the action-efficiency scorer's rollouts run: ``--workers`` / ``--ray-address``."""
+    from harness.execution.settings import ExecutionSettings
+
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    return ExecutionSettings(workers=args.workers, ray_address=args.ray_address)
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
@@ -155,10 +166,15 @@ def _leaderboard(args: argparse.Namespace) -> int:
         if failures:
             raise UserError("stored entries no longer replay:\n" + "\n".join(failures))
     if args.score:
-        score_missing(board.root, board.entries())
+        score_missing(board.root, board.entries(), execution=_scoring_execution(args))
     print(publish(args.leaderboard, args.env))
     print(f"\nwrote {args.leaderboard}/README.md and {args.leaderboard}/index.html")
     return 0
+
+
+def _add_worker_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=1, help="Ray workers for the scorer's Monte-Carlo rollouts (default 1: here)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS", help="a running Ray cluster for the scorer's rollouts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--runs-dir", default="runs")
     rep.add_argument("--run-id", default=None, help="default: <preset>-seed<seed>-<config hash>")
     rep.add_argument("--dry-run", action="store_true", help="print the resolved recipe, its hash and the stage plan")
+    rep.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                     help="play the rollout stages on a running Ray cluster (auto | HOST:6379); same as --set execution.ray_address=...")
     rep.set_defaults(func=_reproduce)
 
     cp = sub.add_parser("compare", help="compare recipe runs (every method, SFT included) on the same test tasks, with intervals")
@@ -235,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--method", default=None, help="display name (default: the recipe stage's label, else the policy)")
     sm.add_argument("--data", default=None, help="where the environment's data lives here, if not at the recorded path")
     sm.add_argument("--no-score", action="store_true", help="do not compute action efficiency now")
+    _add_worker_args(sm)
     sm.set_defaults(func=_submit)
 
     lb = sub.add_parser("leaderboard", help="rank comparable entries; write leaderboard/README.md and index.html")
@@ -242,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--leaderboard", default=os.environ.get("HARNESS_LEADERBOARD", "leaderboard"), help="leaderboard folder")
     lb.add_argument("--score", action="store_true", help="first compute missing action-efficiency scores (pinned scorers)")
     lb.add_argument("--verify", action="store_true", help="first replay every stored entry again")
+    _add_worker_args(lb)
     lb.set_defaults(func=_leaderboard)
     return p
 

@@ -147,14 +147,14 @@ def test_scoring_killed_midway_resumes_from_its_chunks_with_the_same_numbers(boa
     (board / "scorers.json").write_text(json.dumps({"scorers": {key: {"policy": "random", "n_rollouts": 2, "note": "test"}}}))
     pin = scoring.pinned_scorers(board)[key]
     (entry,) = (json.loads(p.read_text()) for p in (board / "entries" / key).glob("*.json"))
-    monkeypatch.setattr(scoring, "SCORE_CHUNK", 1)
+    monkeypatch.setattr(scoring, "SCORE_CHUNK", 4)
 
     clean = scoring.score_entry(board, entry, pin)
     scoring.score_path(board, entry, pin).unlink()
 
-    import harness.rewards.monte_carlo as mc
+    import harness.execution.executor as executor
 
-    real, calls = mc.step_rewards, []
+    real, calls = executor.play_chunk, []
 
     def killed_in_second_chunk(*args, **kwargs):  # the scoring process is killed in its second chunk
         calls.append(1)
@@ -162,14 +162,14 @@ def test_scoring_killed_midway_resumes_from_its_chunks_with_the_same_numbers(boa
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mc, "step_rewards", killed_in_second_chunk)
+    monkeypatch.setattr(executor, "play_chunk", killed_in_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         scoring.score_entry(board, entry, pin)
     partial = scoring.score_path(board, entry, pin).with_name(scoring.score_path(board, entry, pin).stem + ".partial")
-    assert [p.name for p in partial.iterdir()] == ["chunk-00000.jsonl"]  # the first trajectory was kept
+    assert sorted(p.name for p in partial.glob("chunk-*")) == ["chunk-00000.jsonl"]  # the first chunk was kept
 
     monkeypatch.undo()
-    monkeypatch.setattr(scoring, "SCORE_CHUNK", 1)
+    monkeypatch.setattr(scoring, "SCORE_CHUNK", 4)
     resumed = scoring.score_entry(board, entry, pin)
     assert resumed["per_trajectory"] == clean["per_trajectory"] and resumed["value"] == clean["value"]
     assert resumed["rollouts"] == clean["rollouts"] > 0

@@ -17,6 +17,7 @@ from harness.execution.settings import ExecutionSettings
 from harness.policies import Sampling
 from harness.rewards.monte_carlo import plan_rollouts
 from harness.rollout import EpisodeSpec
+from miniature import mini_catalog  # noqa: F401 (fixture)
 
 ray = pytest.importorskip("ray", reason="the Ray path needs the ray extra: pip install -e '.[ray]'")
 pytestmark = pytest.mark.slow
@@ -93,3 +94,53 @@ def test_a_chunk_failing_three_times_stops_the_stage_naming_its_tasks(tmp_path, 
         executor.rollouts(tmp_path / "bad", specs, str(tiny_model), Sampling(max_new_tokens=4), chunk_size=2)
     assert (tmp_path / "bad" / "chunk-00000.jsonl").exists()  # the good chunk is kept for the resume
     assert sum("retrying" in m for m in logs) == 2
+
+
+def _same_data(one, two, stages=("iter1/explore/explored.jsonl", "iter1/estimate/step_rewards.jsonl",
+                                 "iter1/pairs/pairs.jsonl", "eval_best_test/trajectories.jsonl")):  # fmt: skip
+    from harness.execution.checkpoints import read_jsonl
+
+    for name in stages:
+        a, b = read_jsonl(one / name), read_jsonl(two / name)
+        assert a == b, f"{name} differs between 1 and 2 workers"
+    assert read_jsonl(one / "iter1/estimate/step_rewards.jsonl")  # something was estimated
+
+
+def test_reproduce_ipr_webshop_on_two_workers_gives_the_same_data(tmp_path, mini_catalog, cluster, monkeypatch):
+    import json
+
+    from miniature import mini_args, run_dir
+
+    from harness.cli import main
+
+    monkeypatch.setenv("HARNESS_REGISTRY", str(tmp_path / "registry"))
+    assert main(mini_args(mini_catalog, tmp_path / "one")) == 0
+    assert main(mini_args(mini_catalog, tmp_path / "two", extra={"execution.workers": 2})) == 0
+    one, two = run_dir(tmp_path / "one"), run_dir(tmp_path / "two")
+    assert one.name == two.name  # the worker count is not part of the run's identity
+    _same_data(one, two)
+    manifest = json.loads((two / "iter1" / "estimate" / "manifest.json").read_text())
+    assert manifest["execution"]["workers"] == 2 and manifest["execution"]["ray_version"] == ray.__version__
+    results = json.loads((two / "eval_best_test" / "results.json").read_text())
+    assert results["provenance"]["execution"]["workers"] == 2 and results["provenance"]["policy"]["backend"] == "transformers"
+
+
+def test_reproduce_ipr_alfworld_on_two_workers_gives_the_same_data(tmp_path, cluster, monkeypatch):
+    from miniature import run_dir
+    from test_reproduce_other_envs import reproduce
+
+    from harness.envs.shared_data import DataNotFoundError
+
+    try:
+        from harness.envs.alfworld import load_world
+
+        load_world(None)
+    except ImportError as e:
+        pytest.skip(f"alfworld 0.3.4 / textworld 1.7.0 are not installed: {e}")
+    except DataNotFoundError as e:
+        pytest.skip(f"ALFWorld game files are absent (CI has them): {e}")
+    monkeypatch.setenv("HARNESS_REGISTRY", str(tmp_path / "registry"))
+    extra = {"model.corpus_tasks": 4, "data.train_tasks": 4, "data.explore_tasks": 2, "env.max_steps": 8, "estimate.n": 2}
+    assert reproduce("ipr-alfworld", tmp_path / "one", extra) == 0
+    assert reproduce("ipr-alfworld", tmp_path / "two", {**extra, "execution.workers": 2}) == 0
+    _same_data(run_dir(tmp_path / "one", "ipr-alfworld"), run_dir(tmp_path / "two", "ipr-alfworld"))

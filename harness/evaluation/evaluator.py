@@ -93,25 +93,17 @@ def evaluate(
 ) -> tuple[EvalResult, list[Trajectory]]:
     """Evaluate ``config.policy`` on ``config.split`` and return (result, trajectories); writes files if asked.
 
-    ``policy``: an already built policy for ``config.policy`` (a recipe stage passes the one its
-    execution seam serves); ``execution``: where the run executed, recorded in the provenance."""
+    ``policy``: an already built policy for ``config.policy``; ``execution``: where the run executed,
+    recorded in the provenance. (A recipe's evaluation stage plays its episodes through the execution
+    seam instead and scores them with :func:`score_episodes`.)"""
     from tqdm import tqdm
 
     from harness.envs import make_env
     from harness.policies import Sampling, make_policy
-    from harness.provenance import provenance
     from harness.rollout import run_episodes
 
-    prov = provenance(argv)
     start = time.perf_counter()
-    env = make_env(config.env, **config.env_kwargs)
-    ids = env.task_ids(config.split)
-    if config.limit is not None:
-        if config.limit < 1:
-            raise ValueError(f"--limit must be a positive number of tasks, got {config.limit}")
-        ids = ids[: config.limit]
-    if not ids:
-        raise ValueError(f"split '{config.split}' of {config.env} has no tasks")
+    ids = evaluation_task_ids(config)
     if policy is None:
         policy = make_policy(config.policy)
     sampling = Sampling(temperature=config.temperature, max_new_tokens=config.max_new_tokens)
@@ -120,6 +112,37 @@ def evaluate(
         lambda: make_env(config.env, **config.env_kwargs), ids, policy, sampling, seed=config.seed, progress=bar.update
     )
     bar.close()
+    result = score_episodes(config, trajectories, getattr(policy, "provenance", {}), start, argv, execution)
+    return result, trajectories
+
+
+def evaluation_task_ids(config: EvalConfig) -> list[str]:
+    """The task ids ``config`` evaluates: the first ``limit`` of its split (checked)."""
+    from harness.envs import make_env
+
+    ids = make_env(config.env, **config.env_kwargs).task_ids(config.split)
+    if config.limit is not None:
+        if config.limit < 1:
+            raise ValueError(f"--limit must be a positive number of tasks, got {config.limit}")
+        ids = ids[: config.limit]
+    if not ids:
+        raise ValueError(f"split '{config.split}' of {config.env} has no tasks")
+    return ids
+
+
+def score_episodes(
+    config: EvalConfig, trajectories: list[Trajectory], policy_provenance: dict[str, Any], started: float,
+    argv: list[str] | None = None, execution: dict[str, Any] | None = None,
+) -> EvalResult:  # fmt: skip
+    """The metrics and provenance of ``trajectories`` (one per task of :func:`evaluation_task_ids`, in
+    order, played with ``config``'s sampling and seed); writes and prints them when ``config`` asks."""
+    from harness.envs import make_env
+    from harness.policies import Sampling
+    from harness.provenance import provenance
+
+    prov = provenance(argv)
+    env = make_env(config.env, **config.env_kwargs)
+    ids = [t.task_id for t in trajectories]
     prov.update(
         {
             "env_kwargs": config.env_kwargs,
@@ -127,11 +150,11 @@ def evaluate(
             "n_tasks": len(ids),
             "limit": config.limit,
             "seed": config.seed,
-            "sampling": asdict(sampling),
+            "sampling": asdict(Sampling(temperature=config.temperature, max_new_tokens=config.max_new_tokens)),
             "max_steps": env.max_steps,
             "metrics_version": METRICS_VERSION,
-            "policy": {"spec": config.policy, **getattr(policy, "provenance", {})},
-            "wall_time_s": round(time.perf_counter() - start, 3),
+            "policy": {"spec": config.policy, **policy_provenance},
+            "wall_time_s": round(time.perf_counter() - started, 3),
             **({"execution": execution} if execution is not None else {}),
         }
     )
@@ -150,4 +173,4 @@ def evaluate(
         print(format_table(result))
         if config.output:
             print(f"wrote {Path(config.output) / 'results.json'} and trajectories.jsonl ({len(trajectories)} episodes)")
-    return result, trajectories
+    return result

@@ -56,8 +56,11 @@ class Executor:
 
     # --- policies ------------------------------------------------------------------------------
     def spec(self, model: str) -> str:
-        """The policy spec of ``model`` on this executor's backend, e.g. ``vllm:runs/x/sft/model``."""
-        return f"{self.settings.backend}:{model}"
+        """The policy spec of ``model`` on this executor's backend, e.g. ``vllm:runs/x/sft/model``; a
+        full policy spec (``random``, ``openai:URL#MODEL``, ``hf:PATH``) is served as it is."""
+        from harness.policies.specs import is_policy_spec
+
+        return model if is_policy_spec(model) else f"{self.settings.backend}:{model}"
 
     def label(self, model: str) -> str:
         """The policy name recorded in trajectories: the backend and the path inside the runs folder."""

@@ -21,16 +21,17 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.rewards.monte_carlo import DEFAULT_N_ROLLOUTS
+from harness.execution.settings import ExecutionSettings
+from harness.rewards.monte_carlo import DEFAULT_N_ROLLOUTS, final_reward_row
 from harness.types import content_hash
 
 SCORERS_FILE = "scorers.json"
-SCORE_CHUNK = 16  # trajectories per checkpoint while scoring (a few minutes each on a CPU)
+SCORE_CHUNK = 128  # scorer episodes per checkpointed chunk (as every rollout stage)
 
 
 @dataclass(frozen=True)
@@ -101,17 +102,18 @@ def _resolve(root: Path, spec: str) -> tuple[str, Path | None]:
     return spec, None
 
 
-def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Compute and store the entry's action efficiency under ``pin`` (bootstrap 95% interval)."""
+def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides: dict[str, Any] | None = None,
+                execution: ExecutionSettings | None = None) -> dict[str, Any]:  # fmt: skip
+    """Compute and store the entry's action efficiency under ``pin`` (bootstrap 95% interval). The
+    scorer's rollouts go through the execution seam: checkpointed chunks (a killed scoring run resumes),
+    on Ray workers when ``execution`` asks (``harness leaderboard --score --workers N``)."""
     from harness.envs import make_env
+    from harness.envs.pool import env_factory
     from harness.evaluation.metrics import mean_with_ci
-    from harness.execution.checkpoints import run_chunked, write_json_atomic
-    from harness.policies import make_policy
-    from harness.rewards.monte_carlo import (
-        METRIC_VERSION,
-        step_rewards,
-        summarize_action_efficiency,
-    )
+    from harness.execution.checkpoints import write_json_atomic
+    from harness.execution.executor import Executor
+    from harness.policies import Sampling
+    from harness.rewards.monte_carlo import METRIC_VERSION, collect_scores, plan_rollouts, summarize_action_efficiency
     from harness.types import Trajectory
 
     spec, folder = _resolve(root, pin.policy)
@@ -125,23 +127,22 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
     if env.version != key["env_version"]:
         raise ValueError(f"cannot score entry {entry['entry_id']}: the environment built here is {env.version}, not {key['env_version']}")
     trajectories = [Trajectory.from_dict(t) for t in entry["trajectories"]]
-    scorer = make_policy(spec)
     path = score_path(root, entry, pin)
     partial = path.with_name(path.name.removesuffix(".json") + ".partial")
 
-    def work(part: list[Trajectory]) -> list[dict[str, Any]]:
-        per_step, rollouts = step_rewards(
-            lambda: make_env(key["env_id"], **kwargs), part, scorer, n_rollouts=pin.n_rollouts,
-            temperature=pin.temperature, seed=pin.seed, max_steps=key["max_steps"], max_new_tokens=pin.max_new_tokens,
-        )  # fmt: skip
-        # rollout seeds depend on (seed, trajectory id, step, k) only, so chunking changes no number
-        return [{"trajectory_id": t.id, "step_rewards": r, "rollouts": rollouts if i == 0 else 0}
-                for i, (t, r) in enumerate(zip(part, per_step, strict=True))]  # fmt: skip
-
-    # chunks of trajectories are checkpointed: a killed scoring run resumes where it stopped
-    rows = run_chunked(partial, trajectories, SCORE_CHUNK, work)
+    # every step of every trajectory, N rollouts each; their seeds depend on (seed, trajectory id,
+    # step, k) only, so neither the chunking nor the number of workers changes a number
+    targets = [(t, j) for t in trajectories for j in range(len(t.steps))]
+    plan = plan_rollouts(targets, pin.n_rollouts, pin.seed, key["max_steps"])
+    kind = spec.partition(":")[0]
+    settings = replace(execution or ExecutionSettings(), backend=kind if kind in ("hf", "vllm") else "hf")
+    executor = Executor(settings, env_factory(key["env_id"], **kwargs))
+    sampling = Sampling(temperature=pin.temperature, max_new_tokens=pin.max_new_tokens)
+    finals = executor.rollouts(partial, plan.specs, spec, sampling, row=final_reward_row, chunk_size=SCORE_CHUNK)
+    scores = iter(collect_scores(plan, [f["final_reward"] for f in finals]))
+    per_step = [[next(scores).value for _ in t.steps] for t in trajectories]
     ae = summarize_action_efficiency(
-        [r["step_rewards"] for r in rows], sum(r["rollouts"] for r in rows), scorer=spec, n_rollouts=pin.n_rollouts,
+        per_step, len(plan.specs), scorer=spec, n_rollouts=pin.n_rollouts,
         temperature=pin.temperature, seed=pin.seed, settings={"max_steps": key["max_steps"], "max_new_tokens": pin.max_new_tokens},
     )  # fmt: skip
     ci = mean_with_ci([v for v in ae.per_trajectory if v is not None])
@@ -166,15 +167,17 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
     return record
 
 
-def score_missing(root: Path, entries: list[dict[str, Any]], log: Callable[[str], None] = print) -> int:
-    """Score every entry whose key has a pinned scorer and no stored score yet; return how many."""
+def score_missing(root: Path, entries: list[dict[str, Any]], log: Callable[[str], None] = print,
+                  execution: ExecutionSettings | None = None) -> int:  # fmt: skip
+    """Score every entry whose key has a pinned scorer and no stored score yet (on Ray workers when
+    ``execution`` asks); return how many."""
     pins, done = pinned_scorers(root), 0
     for entry in entries:
         pin = pins.get(entry["key_hash"])
         if pin is None or stored_score(root, entry, pin) is not None:
             continue
         log(f"scoring entry {entry['entry_id']} ({entry['method']}) with {pin.describe()}")
-        record = score_entry(root, entry, pin)
+        record = score_entry(root, entry, pin, execution=execution)
         log(f"  action efficiency {record['value']:.3f} ({record['rollouts']} scorer rollouts)")
         done += 1
     return done

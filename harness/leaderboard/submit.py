@@ -36,8 +36,11 @@ def submit(
     method: str | None = None,
     env_overrides: dict[str, Any] | None = None,
     score: bool = True,
+    execution: Any = None,
 ) -> Accepted:
-    """Verify ``folder`` and add it to ``board``; raises :class:`SubmissionRejected` with the reasons."""
+    """Verify ``folder`` and add it to ``board``; raises :class:`SubmissionRejected` with the reasons.
+    ``execution`` (:class:`~harness.execution.settings.ExecutionSettings`): where the action-efficiency
+    scorer's rollouts run (default: here)."""
     sub = read_submission(folder, method)
     verification, trajectories = verify_submission(sub, env_overrides)
     entry = build_entry(sub, verification, trajectories)
@@ -59,7 +62,7 @@ def submit(
             note = "scoring skipped (--no-score); `harness leaderboard --score` computes it"
         else:
             try:
-                record = score_entry(board.root, entry, pin, env_overrides)
+                record = score_entry(board.root, entry, pin, env_overrides, execution=execution)
             except Exception as e:  # the entry is stored either way; scoring can be redone later
                 note = f"action efficiency not computed ({e}); fix the scorer pin, then run `harness leaderboard --score`"
     else:

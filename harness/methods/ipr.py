@@ -59,14 +59,14 @@ def estimate(ctx: Context, d: Path, scorer: str, i: int) -> dict[str, Any]:
     The rollouts are planned here and played through the execution seam (checkpointed chunks; only
     their final rewards are kept)."""
     from harness.pipeline.context import read_trajectories
-    from harness.rewards.monte_carlo import collect_scores, plan_rollouts
+    from harness.rewards.monte_carlo import collect_scores, final_reward_row, plan_rollouts
 
     r, e = ctx.recipe, ctx.recipe.estimate
     cached = cached_rewards(ctx, i)
     targets = estimate_targets(read_trajectories(ctx.iteration_file(i, "explore", "explored.jsonl")), ctx.load_experts(), set(cached))
     plan = plan_rollouts(targets, e.n, r.seed, ctx.make_env().max_steps)
     finals = ctx.executor.rollouts(d / "chunks", plan.specs, scorer, ctx.sampling(r.explore, e.temperature),
-                                   row=lambda t: {"final_reward": t.final_reward})  # fmt: skip
+                                   row=final_reward_row)  # fmt: skip
     scores = collect_scores(plan, [f["final_reward"] for f in finals])
     name = ctx.executor.label(scorer)
     rows = [asdict(StepReward(traj.id, t, name, e.n, e.temperature, r.seed, sc.value, sc.samples, sc.terminal))

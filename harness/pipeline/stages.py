@@ -113,8 +113,11 @@ def train(ctx: Context, d: Path, policy_path: str, reference_path: str, i: int, 
 
 def evaluate(ctx: Context, d: Path, model: str, split: str, label: str) -> dict[str, Any]:
     """Evaluate ``model`` greedily on the recipe's ``valid`` or ``test`` split (``data.valid_split`` /
-    ``data.test_split``, limited as the recipe says) with full provenance, on the recipe's backend."""
-    from harness.evaluation.evaluator import EvalConfig, evaluate as run_eval
+    ``data.test_split``, limited as the recipe says) with full provenance: the episodes are played
+    through the execution seam (checkpointed chunks, on the recipe's backend and workers)."""
+    import time
+
+    from harness.evaluation.evaluator import EvalConfig, evaluation_task_ids, score_episodes
 
     r, data = ctx.recipe, ctx.recipe.data
     limit = data.valid_tasks if split == "valid" else data.test_tasks
@@ -122,8 +125,12 @@ def evaluate(ctx: Context, d: Path, model: str, split: str, label: str) -> dict[
     cfg = EvalConfig(env=r.env.id, env_kwargs=ctx.env_kwargs, policy=ctx.executor.spec(model), split=split, limit=limit,
                      seed=r.seed, temperature=r.evaluate.temperature, max_new_tokens=r.evaluate.max_new_tokens,
                      output=str(d), progress=False)  # fmt: skip
-    with ctx.executor.policy(model) as policy:
-        result, _ = run_eval(cfg, policy=policy, execution=ctx.executor.provenance())
+    started = time.perf_counter()
+    specs = [EpisodeSpec(task_id, r.seed) for task_id in evaluation_task_ids(cfg)]
+    rows = ctx.executor.rollouts(d / "episodes", specs, model, ctx.sampling(r.evaluate))
+    trajectories = [Trajectory.from_dict(x) for x in rows]
+    served = ctx.executor.served(d / "episodes")
+    result = score_episodes(cfg, trajectories, served, started, execution=ctx.executor.provenance())
     m = result.metrics["avg_reward"]
     ctx.log(f"  {label} {split}: avg_reward {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] (n={m.n})")
     return {"label": label, "path": model, "split": split, "metrics": {k: asdict(v) for k, v in result.metrics.items()}}

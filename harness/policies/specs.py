@@ -20,6 +20,11 @@ BACKENDS.add("vllm", "harness.policies.vllm:VLLMPolicy", "vLLM's engine (the vll
 POLICY_KINDS = ("expert", "random", *(f"{k}:PATH" for k in BACKENDS.names()), "openai:URL#MODEL")
 
 
+def is_policy_spec(text: str) -> bool:
+    """Whether ``text`` is a policy spec (``expert``, ``random``, ``KIND:...``) rather than a bare model path."""
+    return text in ("expert", "random") or text.partition(":")[0] in (*BACKENDS.names(), "openai")
+
+
 def make_policy(spec: str, **options: Any) -> Policy:
     """Build a policy from a ``--policy`` spec.
 

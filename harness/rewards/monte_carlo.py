@@ -107,6 +107,11 @@ def plan_rollouts(
     return RolloutPlan(fixed, owners, specs, len(targets), n_rollouts)
 
 
+def final_reward_row(trajectory: Trajectory) -> dict[str, Any]:
+    """What a Monte-Carlo rollout keeps of its episode: the final reward (a picklable row function)."""
+    return {"final_reward": trajectory.final_reward}
+
+
 def collect_scores(plan: RolloutPlan, final_rewards: Sequence[float]) -> list[StepScore]:
     """r_s of every target: the mean of its rollouts' final rewards (given in ``plan.specs`` order),
     or its fixed outcome."""
