@@ -86,13 +86,21 @@ def estimate_scaling(ctx, limit: int | None) -> dict[str, Any]:
     sft = ctx.run.manifest("sft")["path"]
     out: dict[str, Any] = {"targets": plan.n_targets, "rollouts": len(plan.specs), "n": r.estimate.n, "by_workers": {}}
     rows = {}
-    for workers in (1, 2):
-        seconds, rows[workers] = _timed_rollouts(replace(r.execution, workers=workers), make_env, plan.specs, sft, sampling, 128)
-        out["by_workers"][workers] = {"seconds": round(seconds, 1), "episodes_per_s": round(len(plan.specs) / seconds, 2)}
-        print(f"estimate  workers={workers}: {len(plan.specs)} rollouts in {seconds:.1f} s ({len(plan.specs) / seconds:.2f} ep/s)")
-    out["identical_rows"] = rows[1] == rows[2]
-    out["speedup_2_workers"] = round(out["by_workers"][1]["seconds"] / out["by_workers"][2]["seconds"], 2)
-    print(f"estimate  identical rows on 1 and 2 workers: {out['identical_rows']}; speed-up {out['speedup_2_workers']}x")
+    import torch
+
+    threads = torch.get_num_threads()
+    # "1 (1 thread)": this process limited to the one torch thread a Ray worker gets (a per-worker baseline)
+    for name, workers, n_threads in (("1", 1, threads), ("1 (1 thread)", 1, 1), ("2", 2, threads)):
+        torch.set_num_threads(n_threads)
+        seconds, rows[name] = _timed_rollouts(replace(r.execution, workers=workers), make_env, plan.specs, sft, sampling, 128)
+        torch.set_num_threads(threads)
+        out["by_workers"][name] = {"seconds": round(seconds, 1), "episodes_per_s": round(len(plan.specs) / seconds, 2),
+                                   "torch_threads_per_worker": n_threads if workers == 1 else 1}  # fmt: skip
+        print(f"estimate  workers={name}: {len(plan.specs)} rollouts in {seconds:.1f} s ({len(plan.specs) / seconds:.2f} ep/s)")
+    out["identical_rows"] = rows["1"] == rows["2"] == rows["1 (1 thread)"]
+    out["speedup_2_workers"] = {base: round(out["by_workers"][base]["seconds"] / out["by_workers"]["2"]["seconds"], 2)
+                                for base in ("1", "1 (1 thread)")}  # fmt: skip
+    print(f"estimate  identical rows on every configuration: {out['identical_rows']}; 2 workers' speed-up {out['speedup_2_workers']}")
     return out
 
 

@@ -84,13 +84,33 @@ def test_backends_are_named_and_checked_before_any_stage(monkeypatch):
     Executor(ExecutionSettings(), lambda: None).check()  # transformers is always there
 
 
+def test_workers_need_ray_and_do_not_change_the_run(monkeypatch):
+    import importlib.util
+
+    from harness.recipes import RecipeError, load_recipe
+
+    with pytest.raises(RecipeError, match="'execution.workers' must be at least 1"):
+        load_recipe("ipr-webshop", overrides=["execution.workers=0"])
+    # how many workers play the same chunks is not part of the run's identity: a run resumes on more
+    one, eight = load_recipe("ipr-webshop"), load_recipe("ipr-webshop", overrides=["execution.workers=8",
+                                                                                   "execution.ray_address=auto"])  # fmt: skip
+    assert one.config_hash == eight.config_hash
+    assert eight.execution.provenance()["workers"] == 8
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    with pytest.raises(ValueError, match=r"execution.workers = 2 needs Ray.*pip install -e '.\[ray\]'"):
+        Executor(ExecutionSettings(workers=2), lambda: None).check()
+    Executor(ExecutionSettings(workers=1), lambda: None).check()  # one worker plays here, without Ray
+
+
 def test_paper_preset_runs_on_vllm_and_eight_fsdp_processes():
     from harness.execution.settings import accelerate_config_path
     from harness.recipes import load_recipe
 
     recipe = load_recipe("ipr-webshop", "paper")
     e = recipe.execution
-    assert (e.backend, e.train_processes, e.gradient_checkpointing) == ("vllm", 8, True)
+    assert (e.backend, e.train_processes, e.gradient_checkpointing, e.workers) == ("vllm", 8, True, 8)
     assert accelerate_config_path(e.accelerate_config).name == "fsdp.yaml"
     # The script's global batches split over 8 processes without a remainder.
     from harness.training.trainer_io import batch_split

@@ -53,6 +53,12 @@ class Executor:
         reason = getattr(BACKENDS.get(self.settings.backend), "unavailable_reason", lambda: None)()
         if reason:
             raise ValueError(f"execution.backend '{self.settings.backend}' cannot run here: {reason}")
+        if self.settings.distributed:
+            from importlib.util import find_spec
+
+            if find_spec("ray") is None:
+                raise ValueError(f"execution.workers = {self.settings.workers} needs Ray, which is not installed: "
+                                 "pip install -e '.[ray]' (or set execution.workers=1)")  # fmt: skip
 
     # --- policies ------------------------------------------------------------------------------
     def spec(self, model: str) -> str:
