@@ -57,6 +57,21 @@ def test_two_workers_play_the_same_rows_as_one_process(tmp_path, make_env, specs
     assert Executor.served(tmp_path / "two")["backend"] == "transformers"
 
 
+def test_vllm_engines_on_two_workers_play_the_same_rows_as_one_engine(tmp_path, make_env, specs, tiny_model, cluster):
+    from harness.policies.vllm import INSTALL_HINT, vllm_available
+
+    if not vllm_available():
+        pytest.skip(f"the vLLM path needs vllm: {INSTALL_HINT}")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB per engine; the workers inherit it
+    sampling = Sampling(temperature=1.0, max_new_tokens=12)
+    part = specs[:48]
+    settings = ExecutionSettings(backend="vllm")
+    rows = Executor(settings, make_env).rollouts(tmp_path / "one", part, str(tiny_model), sampling, chunk_size=16)
+    spread = Executor(ExecutionSettings(backend="vllm", workers=2), make_env, log=lambda m: None)
+    assert spread.rollouts(tmp_path / "two", part, str(tiny_model), sampling, chunk_size=16) == rows
+    assert Executor.served(tmp_path / "two")["backend"] == "vllm"
+
+
 def test_a_worker_killed_mid_stage_costs_its_chunk_only(tmp_path, make_env, specs, tiny_model, cluster):
     sampling = Sampling(temperature=1.0, max_new_tokens=12)
     reference = Executor(ExecutionSettings(), make_env).rollouts(tmp_path / "ref", specs, str(tiny_model), sampling,
