@@ -159,3 +159,41 @@ def test_reproduce_ipr_alfworld_on_two_workers_gives_the_same_data(tmp_path, clu
     assert reproduce("ipr-alfworld", tmp_path / "one", extra) == 0
     assert reproduce("ipr-alfworld", tmp_path / "two", {**extra, "execution.workers": 2}) == 0
     _same_data(run_dir(tmp_path / "one", "ipr-alfworld"), run_dir(tmp_path / "two", "ipr-alfworld"))
+
+
+def test_rollouts_join_a_running_cluster_by_its_address(tmp_path, make_env, specs, tiny_model):
+    """`ray start --head` in another process (as on another machine), then execution.ray_address."""
+    import socket
+    import sys
+    from pathlib import Path
+
+    if ray.is_initialized():
+        ray.shutdown()  # this test's driver joins the external cluster instead
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    start = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"]
+    # With token authentication on (`ray start`'s default once a token exists), a driver that names
+    # an address is refused until the user opts in; the error says how (README: the token's steps).
+    subprocess.run(start, check=True, capture_output=True, env={**os.environ, "RAY_AUTH_MODE": "token"})
+    try:
+        with pytest.raises(ConnectionError, match="asks for its authentication token.*RAY_AUTH_MODE=token"):
+            Executor(ExecutionSettings(workers=2, ray_address=f"127.0.0.1:{port}"), make_env).rollouts(
+                tmp_path / "refused", specs[:2], str(tiny_model), Sampling(max_new_tokens=4))
+    finally:
+        ray.shutdown()
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
+    # an open cluster (this test's driver process cannot switch its own mode once Ray is imported)
+    subprocess.run(start, check=True, capture_output=True, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    try:
+        sampling = Sampling(temperature=1.0, max_new_tokens=12)
+        part = specs[:32]
+        rows = Executor(ExecutionSettings(), make_env).rollouts(tmp_path / "here", part, str(tiny_model), sampling, chunk_size=8)
+        joined = Executor(ExecutionSettings(workers=2, ray_address=f"127.0.0.1:{port}"), make_env, log=lambda m: None)
+        assert joined.rollouts(tmp_path / "there", part, str(tiny_model), sampling, chunk_size=8) == rows
+        assert ray.get_runtime_context().gcs_address.endswith(f":{port}")  # it joined, it did not start its own
+    finally:
+        ray.shutdown()
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True)

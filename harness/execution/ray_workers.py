@@ -69,10 +69,29 @@ def connect(settings: ExecutionSettings) -> None:
         return
     common = {"logging_level": logging.WARNING, "log_to_driver": False, "configure_logging": True}
     if settings.ray_address:
-        ray.init(address=settings.ray_address, **common)
+        try:
+            ray.init(address=settings.ray_address, **common)
+        except (ConnectionError, RuntimeError) as e:
+            if not _about_authentication(e):
+                raise
+            # Ray turns token authentication on for `ray start` when a token exists, but never for a
+            # driver that names an address: the user has to say so
+            raise ConnectionError(
+                f"the Ray cluster at {settings.ray_address} asks for its authentication token: copy the head "
+                "node's ~/.ray/auth_token here (or set RAY_AUTH_TOKEN) and set RAY_AUTH_MODE=token"
+            ) from None
     else:
         # one CPU slot per worker even when there are more workers than cores (a benchmark's choice)
         ray.init(num_cpus=max(settings.workers, os.cpu_count() or 1), include_dashboard=False, **common)
+
+
+def _about_authentication(error: BaseException | None) -> bool:
+    """Whether ``error`` or an exception it was raised from is Ray's token authentication failing."""
+    while error is not None:
+        if "authenticat" in f"{type(error).__name__} {error}".lower():
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def play_on_ray(
