@@ -58,3 +58,20 @@ def stage_folder(run, stage):
         (folder,) = (run.parent.parent / "_shared").glob(f"{stage}-*")
         return folder
     return run / stage
+
+
+def require_alfworld() -> None:
+    """Skip unless ALFWorld 0.3.4 / TextWorld 1.7.0 and the shared game files are here (CI has them)."""
+    from harness.envs.shared_data import DataNotFoundError
+
+    try:
+        import textworld.envs.pddl  # noqa: F401
+        from alfworld.agents.utils.misc import Demangler  # noqa: F401
+
+        from harness.envs.alfworld import load_world
+
+        load_world(None)
+    except ImportError as e:
+        pytest.skip(f"alfworld 0.3.4 / textworld 1.7.0 are not installed: {e}")
+    except DataNotFoundError as e:
+        pytest.skip(f"ALFWorld game files are absent (CI has them): {e}")

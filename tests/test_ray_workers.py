@@ -141,19 +141,10 @@ def test_reproduce_ipr_webshop_on_two_workers_gives_the_same_data(tmp_path, mini
 
 
 def test_reproduce_ipr_alfworld_on_two_workers_gives_the_same_data(tmp_path, cluster, monkeypatch):
-    from miniature import run_dir
+    from miniature import require_alfworld, run_dir
     from test_reproduce_other_envs import reproduce
 
-    from harness.envs.shared_data import DataNotFoundError
-
-    try:
-        from harness.envs.alfworld import load_world
-
-        load_world(None)
-    except ImportError as e:
-        pytest.skip(f"alfworld 0.3.4 / textworld 1.7.0 are not installed: {e}")
-    except DataNotFoundError as e:
-        pytest.skip(f"ALFWorld game files are absent (CI has them): {e}")
+    require_alfworld()
     monkeypatch.setenv("HARNESS_REGISTRY", str(tmp_path / "registry"))
     extra = {"model.corpus_tasks": 4, "data.train_tasks": 4, "data.explore_tasks": 2, "env.max_steps": 8, "estimate.n": 2}
     assert reproduce("ipr-alfworld", tmp_path / "one", extra) == 0

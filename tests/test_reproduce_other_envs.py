@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from miniature import run_dir, stage_folder
+from miniature import require_alfworld, run_dir, stage_folder
 
 from harness.cli import main
 from harness.envs.shared_data import DataNotFoundError
@@ -65,17 +65,7 @@ def test_ipr_intercode_sql_runs_on_its_splits(tmp_path, monkeypatch):
 
 
 def test_ipr_alfworld_is_chosen_on_seen_and_tested_on_unseen(tmp_path, monkeypatch):
-    try:
-        import textworld.envs.pddl  # noqa: F401
-        from alfworld.agents.utils.misc import Demangler  # noqa: F401
-
-        from harness.envs.alfworld import load_world
-
-        load_world(None)
-    except ImportError as e:
-        pytest.skip(f"alfworld 0.3.4 / textworld 1.7.0 are not installed: {e}")
-    except DataNotFoundError as e:
-        pytest.skip(f"ALFWorld game files are absent (CI has them): {e}")
+    require_alfworld()
     monkeypatch.setenv("HARNESS_REGISTRY", str(tmp_path / "registry"))
     extra = {"model.corpus_tasks": 4, "data.train_tasks": 4, "data.explore_tasks": 1, "env.max_steps": 8}
     assert reproduce("ipr-alfworld", tmp_path / "runs", extra) == 0
