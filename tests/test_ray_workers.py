@@ -102,12 +102,13 @@ def test_a_worker_killed_mid_stage_costs_its_chunk_only(tmp_path, make_env, spec
 def test_a_chunk_failing_three_times_stops_the_stage_naming_its_tasks(tmp_path, make_env, tiny_model, cluster):
     from harness.execution.ray_workers import ChunkFailed
 
-    specs = [EpisodeSpec("3", 0), EpisodeSpec("4", 0), EpisodeSpec("no-such-task", 0), EpisodeSpec("5", 0)]
+    specs = [EpisodeSpec("no-such-task", 0)] + [EpisodeSpec(str(k), 0) for k in range(3, 10)]
     logs: list[str] = []
     executor = Executor(ExecutionSettings(workers=2), make_env, log=logs.append)
-    with pytest.raises(ChunkFailed, match=r"chunk 1 \(task ids 5, no-such-task\) failed 3 times.*unknown WebShop task id"):
+    with pytest.raises(ChunkFailed, match=r"chunk 0 \(task ids 3, no-such-task\) failed 3 times.*unknown WebShop task id"):
         executor.rollouts(tmp_path / "bad", specs, str(tiny_model), Sampling(max_new_tokens=4), chunk_size=2)
-    assert (tmp_path / "bad" / "chunk-00000.jsonl").exists()  # the good chunk is kept for the resume
+    # the chunk in flight beside it landed before the stage stopped: a resume does not play it again
+    assert (tmp_path / "bad" / "chunk-00001.jsonl").exists()
     assert sum("retrying" in m for m in logs) == 2
 
 

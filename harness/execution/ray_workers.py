@@ -116,7 +116,7 @@ def play_on_ray(
     idle = list(workers)
     described, failure = False, None
     try:
-        while queue or running:
+        while running or (queue and failure is None):
             while queue and idle and failure is None:
                 k, part = queue.popleft()
                 w = idle.pop()
