@@ -3,11 +3,13 @@ costs its chunk only, and a chunk that keeps failing stops the stage naming its 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,11 +81,13 @@ def test_a_worker_killed_mid_stage_costs_its_chunk_only(tmp_path, make_env, spec
     logs: list[str] = []
     killed: list[int] = []
 
+    finished = threading.Event()
+
     def kill_one_playing_worker():
-        deadline = time.time() + 120
-        while time.time() < deadline and not killed:
+        while not finished.is_set() and not killed:
             ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-            pids = [int(line.split()[0]) for line in ps.splitlines() if "ray::RolloutWorker.play" in line]
+            pids = [int(line.split()[0]) for line in ps.splitlines()
+                    if "ray::RolloutWorker.play" in line and _descends_from(int(line.split()[0]), os.getpid())]  # fmt: skip
             if pids:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])
@@ -92,11 +96,27 @@ def test_a_worker_killed_mid_stage_costs_its_chunk_only(tmp_path, make_env, spec
     killer = threading.Thread(target=kill_one_playing_worker)
     killer.start()
     executor = Executor(ExecutionSettings(workers=2), make_env, log=logs.append)
-    rows = executor.rollouts(tmp_path / "two", specs, str(tiny_model), sampling, chunk_size=8)
-    killer.join()
+    try:
+        rows = executor.rollouts(tmp_path / "two", specs, str(tiny_model), sampling, chunk_size=8)
+    finally:
+        finished.set()
+        killer.join()
     assert killed, "no worker was seen playing"
     assert rows == reference
     assert any("its worker died" in m and "retrying" in m for m in logs), logs
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether process ``pid`` was started (through any chain) by ``ancestor``: a worker of this test's
+    own Ray cluster, not of another Ray job on the machine."""
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+        if pid == ancestor:
+            return True
+    return False
 
 
 def test_a_chunk_failing_three_times_stops_the_stage_naming_its_tasks(tmp_path, make_env, tiny_model, cluster):
@@ -153,39 +173,58 @@ def test_reproduce_ipr_alfworld_on_two_workers_gives_the_same_data(tmp_path, clu
     _same_data(run_dir(tmp_path / "one", "ipr-alfworld"), run_dir(tmp_path / "two", "ipr-alfworld"))
 
 
-def test_rollouts_join_a_running_cluster_by_its_address(tmp_path, make_env, specs, tiny_model):
-    """`ray start --head` in another process (as on another machine), then execution.ray_address."""
+@contextlib.contextmanager
+def _head_node(auth_mode: str):
+    """A `ray start --head --block` cluster of its own (stopped by signalling its process group, so
+    no other Ray job on the machine is touched); yields its address."""
     import socket
     import sys
-    from pathlib import Path
-
-    if ray.is_initialized():
-        ray.shutdown()  # this test's driver joins the external cluster instead
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ray_cli = str(Path(sys.executable).with_name("ray"))
-    start = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"]
-    # With token authentication on (`ray start`'s default once a token exists), a driver that names
-    # an address is refused until the user opts in; the error says how (README: the token's steps).
-    subprocess.run(start, check=True, capture_output=True, env={**os.environ, "RAY_AUTH_MODE": "token"})
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats"],
+                            env={**os.environ, "RAY_AUTH_MODE": auth_mode}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        with pytest.raises(ConnectionError, match="asks for its authentication token.*RAY_AUTH_MODE=token"):
-            Executor(ExecutionSettings(workers=2, ray_address=f"127.0.0.1:{port}"), make_env).rollouts(
-                tmp_path / "refused", specs[:2], str(tiny_model), Sampling(max_new_tokens=4))
+        deadline = time.time() + 120
+        while time.time() < deadline:  # the head's GCS listens on the port once it is up
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
+        time.sleep(3)  # the raylet registers just after the GCS
+        yield f"127.0.0.1:{port}"
     finally:
         ray.shutdown()
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
-    # an open cluster (this test's driver process cannot switch its own mode once Ray is imported)
-    subprocess.run(start, check=True, capture_output=True, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
-    try:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
+
+
+def test_rollouts_join_a_running_cluster_by_its_address(tmp_path, make_env, specs, tiny_model):
+    """`ray start --head` in another process (as on another machine), then execution.ray_address."""
+    if ray.is_initialized():
+        ray.shutdown()  # this test's driver joins the external cluster instead
+    # the head authenticates as this process does (token mode once a local cluster ran here)
+    with _head_node(os.environ.get("RAY_AUTH_MODE", "disabled")) as address:
         sampling = Sampling(temperature=1.0, max_new_tokens=12)
         part = specs[:32]
         rows = Executor(ExecutionSettings(), make_env).rollouts(tmp_path / "here", part, str(tiny_model), sampling, chunk_size=8)
-        joined = Executor(ExecutionSettings(workers=2, ray_address=f"127.0.0.1:{port}"), make_env, log=lambda m: None)
+        joined = Executor(ExecutionSettings(workers=2, ray_address=address), make_env, log=lambda m: None)
         assert joined.rollouts(tmp_path / "there", part, str(tiny_model), sampling, chunk_size=8) == rows
-        assert ray.get_runtime_context().gcs_address.endswith(f":{port}")  # it joined, it did not start its own
-    finally:
-        ray.shutdown()
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
+        assert ray.get_runtime_context().gcs_address.endswith(address.rsplit(":", 1)[1])  # joined, not started its own
+
+
+def test_a_cluster_asking_for_a_token_is_named_with_the_fix():
+    from harness.execution.ray_workers import _about_authentication
+
+    try:
+        try:
+            raise RuntimeError("RPC error: InvalidAuthToken: Authentication token is missing or incorrect")
+        except RuntimeError as e:
+            raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379") from e
+    except ConnectionError as e:
+        assert _about_authentication(e)
+    assert not _about_authentication(ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379"))
