@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from miniature import mini_catalog  # noqa: F401 (fixture)
 
 from harness.envs.pool import env_factory
 from harness.execution.executor import Executor
@@ -19,7 +20,6 @@ from harness.execution.settings import ExecutionSettings
 from harness.policies import Sampling
 from harness.rewards.monte_carlo import plan_rollouts
 from harness.rollout import EpisodeSpec
-from miniature import mini_catalog  # noqa: F401 (fixture)
 
 ray = pytest.importorskip("ray", reason="the Ray path needs the ray extra: pip install -e '.[ray]'")
 pytestmark = pytest.mark.slow
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_stage_costs_its_chunk_only(tmp_path, make_env, spec
 
     def kill_one_playing_worker():
         while not finished.is_set() and not killed:
-            ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+            ps = subprocess.run(["ps", "-eo", "pid,args"], check=False, capture_output=True, text=True).stdout
             pids = [int(line.split()[0]) for line in ps.splitlines()
                     if "ray::RolloutWorker.play" in line and _descends_from(int(line.split()[0]), os.getpid())]  # fmt: skip
             if pids:
@@ -142,7 +142,7 @@ def _same_data(one, two, stages=("iter1/explore/explored.jsonl", "iter1/estimate
     assert read_jsonl(one / "iter1/estimate/step_rewards.jsonl")  # something was estimated
 
 
-def test_reproduce_ipr_webshop_on_two_workers_gives_the_same_data(tmp_path, mini_catalog, cluster, monkeypatch):
+def test_reproduce_ipr_webshop_on_two_workers_gives_the_same_data(tmp_path, mini_catalog, cluster, monkeypatch):  # noqa: F811 (fixture)
     import json
 
     from miniature import mini_args, run_dir
