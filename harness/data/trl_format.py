@@ -4,9 +4,9 @@
   description, "OK", observations, replies), ending with the last reply. Train on it with TRL's
   ``assistant_only_loss=True`` (needs a chat template with ``{% generation %}`` markers), or
 - SFT, tokenized with assistant-only masks: ``{"input_ids", "assistant_masks"}``, computed here for
-  any prefix-stable chat template, so the loss covers exactly the assistant turns (IPR/ETO train on
-  every ``gpt`` turn, the acknowledgement included). TRL uses a dataset that already has
-  ``input_ids`` as is and turns ``assistant_masks`` into labels.
+  any chat template (with markers, or prefix-stable without), so the loss covers exactly the
+  assistant turns (IPR/ETO train on every ``gpt`` turn, the acknowledgement included). TRL uses a
+  dataset that already has ``input_ids`` as is and turns ``assistant_masks`` into labels.
 - Preference (DPO): pairs rows are already TRL's conversational preference format;
   :func:`pairs_to_trl` keeps ``prompt``, ``chosen`` and ``rejected``.
 """
@@ -35,16 +35,29 @@ def _ids(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool
     return list(ids[0] if ids and isinstance(ids[0], list) else ids)
 
 
+def has_generation_markers(tokenizer: Any) -> bool:
+    """Whether the tokenizer's chat template marks assistant tokens with ``{% generation %}``."""
+    template = tokenizer.chat_template or ""
+    templates = template.values() if isinstance(template, dict) else [template]
+    return any("{% generation %}" in t or "{%- generation %}" in t for t in templates)
+
+
 def assistant_only_tokens(messages: list[dict[str, str]], tokenizer: Any) -> dict[str, list[int]]:
     """Tokenize ``messages`` with the tokenizer's chat template and mark the assistant tokens.
 
-    An assistant turn's tokens are those between the conversation rendered up to it with the
-    generation prompt and the conversation rendered through it (its content and end-of-turn
-    marker). Raises when the template does not render each conversation as a prefix of the longer
-    ones (then use TRL's ``assistant_only_loss`` with a ``{% generation %}`` template instead).
+    With ``{% generation %}`` markers the template says which tokens are the assistant's. Without
+    (most released instruct templates, e.g. SmolLM2's ChatML), an assistant turn's tokens are those
+    between the conversation rendered up to it with the generation prompt and the conversation
+    rendered through it: its content and end-of-turn token (what follows that token, such as
+    ChatML's newline, is the template's, not the policy's). Raises when the template does not
+    render each conversation as a prefix of the longer ones.
     """
+    if has_generation_markers(tokenizer):
+        enc = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+        return {"input_ids": list(enc["input_ids"]), "assistant_masks": [int(m) for m in enc["assistant_masks"]]}
     full = _ids(tokenizer, messages, generation_prompt=False)
     mask = [0] * len(full)
+    eos = tokenizer.eos_token_id
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
@@ -53,10 +66,13 @@ def assistant_only_tokens(messages: list[dict[str, str]], tokenizer: Any) -> dic
         if full[: len(through)] != through or start > len(through):
             raise DataError(
                 f"the chat template of {type(tokenizer).__name__} does not render turn {i} as a prefix of the whole "
-                "conversation, so assistant tokens cannot be located; use TRL's assistant_only_loss=True with a "
-                "template that has {% generation %} markers"
+                "conversation, so the assistant's tokens cannot be located; give the template {% generation %} "
+                "markers around each assistant reply"
             )
-        for t in range(start, len(through)):
+        end = len(through)
+        while end > start and eos is not None and through[end - 1] != eos and eos in through[start:end]:
+            end -= 1  # stop at the end-of-turn token
+        for t in range(start, end):
             mask[t] = 1
     return {"input_ids": full, "assistant_masks": mask}
 

@@ -65,19 +65,17 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 
 def tokenize_pair(tokenizer: Any, prompt: list[dict], chosen: list[dict], rejected: list[dict]) -> dict[str, list[int]]:
-    """Token ids of prompt, chosen and rejected plus per-token assistant masks of the continuations."""
+    """Token ids of prompt, chosen and rejected plus per-token assistant masks of the continuations
+    (:func:`harness.data.trl_format.assistant_only_tokens`: any chat template)."""
+    from harness.data.trl_format import assistant_only_tokens
+
     prompt_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
     out: dict[str, list[int]] = {}
     full: dict[str, tuple[list[int], list[int]]] = {}
     for side, cont in (("chosen", chosen), ("rejected", rejected)):
-        enc = tokenizer.apply_chat_template(
-            prompt + cont, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
-        )
+        enc = assistant_only_tokens(prompt + cont, tokenizer)
         if not any(enc["assistant_masks"]):
-            raise ValueError(
-                "the chat template marks no assistant tokens: it needs {% generation %} markers "
-                "(models from `harness model init` have them)"
-            )
+            raise ValueError("the chat template marks no assistant tokens in this pair's continuation")
         full[side] = (enc["input_ids"], enc["assistant_masks"])
     cut = min(_common_prefix(prompt_ids, full["chosen"][0]), _common_prefix(prompt_ids, full["rejected"][0]))
     out["prompt_ids"] = prompt_ids[:cut]

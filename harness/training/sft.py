@@ -1,7 +1,9 @@
 """Supervised fine-tuning on expert conversations with TRL's SFTTrainer (IPR §3.1, stage 0).
 
-Loss: negative log-likelihood of the assistant turns only (observation/user turns masked), i.e.
-TRL's ``assistant_only_loss`` with a chat template that marks assistant tokens.
+Loss: negative log-likelihood of the assistant turns only (observation/user turns masked): TRL's
+``assistant_only_loss`` when the chat template marks assistant tokens with ``{% generation %}``;
+otherwise the rows are tokenized here with masks derived from the template
+(:func:`harness.data.trl_format.assistant_only_tokens`) and TRL trains on those.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     from datasets import Dataset
     from trl import SFTConfig
 
+    from harness.data.trl_format import assistant_only_tokens, has_generation_markers
     from harness.models import load_model, load_tokenizer
     from harness.training.trainer_io import (
         batch_split,
@@ -82,6 +85,7 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     out = Path(output)
     ckpt_dir = out / "checkpoints"
     tokenizer = load_tokenizer(model_path)
+    marked = has_generation_markers(tokenizer)
     per_device, accumulation = batch_split(settings.batch_size, settings.per_device_batch_size, "sft")
     config = SFTConfig(
         **trainer_arguments(ckpt_dir, settings.seed, settings.save_steps, 2, gradient_checkpointing=gradient_checkpointing),
@@ -93,12 +97,13 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
         warmup_steps=settings.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
-        assistant_only_loss=True,
+        assistant_only_loss=marked,
         # batches of similar length: padding is most of the cost of long multi-turn episodes on a CPU
         train_sampling_strategy="group_by_length",
     )
     model = load_model(model_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
-    dataset = Dataset.from_list([{"messages": c} for c in conversations])
+    rows = [{"messages": c} if marked else assistant_only_tokens(c, tokenizer) for c in conversations]
+    dataset = Dataset.from_list(rows)
     from harness.training.lora import peft_config
 
     trainer = make_sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
