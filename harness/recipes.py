@@ -200,10 +200,23 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def parse_set(assignments: list[str]) -> dict[str, Any]:
-    """``["train.beta=0.2", ...]`` -> nested mapping; values are parsed as YAML scalars."""
+def load_yaml(text: str) -> Any:
+    """YAML as recipes and ``--set`` values are read: PyYAML's safe loader, plus YAML 1.2's floats
+    without a dot (``2e-5``, ``1E3``), which YAML 1.1 reads as strings and learning rates are written as."""
+    import re
+
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
+
+    exponent_float = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", exponent_float, list("-+0123456789."))
+    return yaml.load(text, Loader=Loader)
+
+
+def parse_set(assignments: list[str]) -> dict[str, Any]:
+    """``["train.beta=0.2", ...]`` -> nested mapping; values are parsed as YAML scalars (:func:`load_yaml`)."""
     out: dict[str, Any] = {}
     for item in assignments:
         if "=" not in item:
@@ -213,7 +226,7 @@ def parse_set(assignments: list[str]) -> dict[str, Any]:
         parts = key.strip().split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = load_yaml(raw)
     return out
 
 
@@ -244,7 +257,7 @@ def read_recipe_file(path: Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     import yaml
 
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):

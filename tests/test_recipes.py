@@ -80,3 +80,12 @@ def test_dry_run_of_each_method_prints_its_stages(capsys):
     assert "iter1/discriminator -> iter1/policy" in out
     config = json.loads(out[: out.index("\nrecipe ")])
     assert config["method"] == "stepagent-inverse"
+
+
+def test_learning_rates_without_a_dot_are_numbers(tmp_path):
+    """YAML 1.1 reads `2e-5` as a string; recipes and --set read it as the float it is written as."""
+    from harness.recipes import load_yaml, parse_set
+
+    assert parse_set(["sft.learning_rate=2e-5", "train.beta=1E-1"]) == {"sft": {"learning_rate": 2e-5}, "train": {"beta": 0.1}}
+    assert load_yaml("lr: 3e-6\nname: 1e5x\nlist: [1e3, e3]\n") == {"lr": 3e-6, "name": "1e5x", "list": [1000.0, "e3"]}
+    assert load_recipe("ipr-webshop", preset="tiny", overrides=["sft.learning_rate=2e-5"]).sft.learning_rate == 2e-5
