@@ -81,8 +81,10 @@ def connect(settings: ExecutionSettings) -> None:
                 "node's ~/.ray/auth_token here (or set RAY_AUTH_TOKEN) and set RAY_AUTH_MODE=token"
             ) from None
     else:
-        # one CPU slot per worker even when there are more workers than cores (a benchmark's choice)
-        ray.init(num_cpus=max(settings.workers, os.cpu_count() or 1), include_dashboard=False, **common)
+        # one CPU slot per worker even when there are more workers than cores (a benchmark's choice);
+        # "local": a cluster of our own, never one that `ray start` left on this machine (Ray joins that
+        # by default, found through /tmp/ray/ray_current_cluster, even once it is gone)
+        ray.init(address="local", num_cpus=max(settings.workers, os.cpu_count() or 1), include_dashboard=False, **common)
 
 
 def _about_authentication(error: BaseException | None) -> bool:
