@@ -72,6 +72,10 @@ def _eval(args: argparse.Namespace) -> int:
         split=args.split,
         limit=args.limit,
         seed=args.seed,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        stop=tuple(args.stop),
+        icl=args.icl,
         output=args.output,
         progress=not args.no_progress,
     )
@@ -219,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test")
     ev.add_argument("--limit", type=int, default=None, help="evaluate the first N tasks of the split")
     ev.add_argument("--seed", type=int, default=0, help="episode seed (policy sampling)")
+    ev.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy, the papers' protocol)")
+    ev.add_argument("--max-new-tokens", type=int, default=512, help="longest reply in tokens (default 512, the papers')")
+    ev.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                    help="cut each reply before TEXT (repeatable; e.g. --stop $'\\nObservation')")
+    ev.add_argument("--icl", type=int, default=0, metavar="N",
+                    help="N expert episodes from the train split as in-context examples (default 0; IPR/ETO use 1)")
     ev.add_argument("--output", default=None, help="folder for results.json and trajectories.jsonl")
     ev.add_argument("--data", default=None, help="catalog folder in WebShop's format (default: generated catalog)")
     ev.add_argument("--env-seed", type=int, default=None, help="seed of the environment's price draws")

@@ -110,3 +110,31 @@ def icl_messages_from(trajectory: Trajectory) -> list[dict[str, str]]:
         if i + 1 < len(trajectory.steps):
             turns.append({"role": "user", "content": observation_turn(s.observation)})
     return turns
+
+
+def icl_examples(env_id: str, env_kwargs: dict | None = None, n: int = 1) -> tuple[list[dict[str, str]], list[str]]:
+    """In-context example turns for ``build_messages``: the scripted expert's episodes on the first
+    ``n`` tasks of the *train* split (never an evaluated split), and those task ids.
+
+    IPR/ETO prompt with one expert episode (1-shot) for exploration, Monte-Carlo rollouts and, except
+    on WebShop, evaluation; an instruct model that has not been fine-tuned needs it to answer in the
+    ``Thought: / Action:`` format at all.
+    """
+    if n < 0:
+        raise ValueError(f"icl must be 0 or more in-context examples, got {n}")
+    if n == 0:
+        return [], []
+    from harness.envs import make_env
+    from harness.policies.scripted import ExpertPolicy
+    from harness.rollout import run_episodes
+
+    kwargs = env_kwargs or {}
+    ids = make_env(env_id, **kwargs).task_ids("train")[:n]
+    if len(ids) < n:
+        raise ValueError(f"{env_id}'s train split has {len(ids)} tasks, fewer than icl={n}")
+    messages: list[dict[str, str]] = []
+    for t in run_episodes(lambda: make_env(env_id, **kwargs), ids, ExpertPolicy()):
+        messages.extend(icl_messages_from(t))
+        messages.append({"role": "user", "content": "That was an example. Now a new task."})
+        messages.append({"role": "assistant", "content": "OK"})
+    return messages, list(ids)

@@ -10,6 +10,7 @@ from harness.cli import main
 from harness.evaluation.evaluator import validate_results
 from harness.evaluation.metrics import mean_with_ci
 from harness.types import Trajectory
+from miniature import mini_catalog  # noqa: F401 (fixture)
 
 
 def run_eval(tmp_path, catalog, policy, limit=120, extra=()):
@@ -100,3 +101,39 @@ def test_bootstrap_interval_brackets_the_mean():
     assert m.value == 0.5 and m.n == 100
     assert 0.35 < m.ci_low < 0.5 < m.ci_high < 0.65
     assert mean_with_ci([0.0, 1.0] * 50) == m  # seeded
+
+
+def test_icl_examples_come_from_the_train_split_and_reach_the_prompt(mini_catalog, tiny_model):  # noqa: F811 (fixture)
+    """--icl 1: the scripted expert's first train episode sits between "OK" and the task's first observation."""
+    from harness.envs import make_env
+    from harness.evaluation.evaluator import EvalConfig, evaluate
+    from harness.policies.hf import HFPolicy
+
+    seen: list[list[dict]] = []
+
+    class Recording(HFPolicy):
+        def act(self, episodes, sampling):
+            seen.extend(e.messages for e in episodes)
+            return super().act(episodes, sampling)
+
+    env_kwargs = {"data": str(mini_catalog), "nouns": "heuristic"}
+    config = EvalConfig(env="webshop", env_kwargs=env_kwargs, policy=f"hf:{tiny_model}", limit=2, icl=1,
+                        max_new_tokens=6, stop=("Action",), progress=False)  # fmt: skip
+    result, trajs = evaluate(config, policy=Recording(str(tiny_model), device="cpu"))
+    prompt = result.provenance["prompt"]
+    train = make_env("webshop", **env_kwargs).task_ids("train")
+    assert prompt["icl"] == 1 and prompt["icl_task_ids"] == train[:1] and prompt["icl_hash"]
+    assert not set(prompt["icl_task_ids"]) & {t.task_id for t in trajs}
+    first = seen[0]
+    assert [m["role"] for m in first[:3]] == ["user", "assistant", "user"] and first[1]["content"] == "OK"
+    assert first[2]["content"].startswith("Observation:") and first[3]["content"].startswith("Thought:")
+    assert len(first) > 6 and first[-1]["content"].startswith("Observation:")
+    assert all("Action" not in s.text for t in trajs for s in t.steps)  # cut before the stop sequence
+    assert list(result.provenance["sampling"]["stop"]) == ["Action"]
+
+
+def test_stop_sequences_cut_at_the_earliest():
+    from harness.policies.base import cut_at_stop
+
+    assert cut_at_stop("Thought: x\nAction: a\nObservation: y", ["\nObservation", "\nThought"]) == "Thought: x\nAction: a"
+    assert cut_at_stop("no stop here", ["STOP", ""]) == "no stop here"

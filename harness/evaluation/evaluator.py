@@ -32,6 +32,9 @@ class EvalConfig:
     seed: int = 0
     temperature: float = 0.0
     max_new_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    icl: int = 0
+    """In-context expert episodes from the train split in every prompt (``prompting.icl_examples``)."""
     output: str | None = None
     progress: bool = True
 
@@ -99,21 +102,36 @@ def evaluate(
     from tqdm import tqdm
 
     from harness.envs import make_env
-    from harness.policies import Sampling, make_policy
+    from harness.policies import make_policy
+    from harness.prompting import icl_examples
     from harness.rollout import run_episodes
 
     start = time.perf_counter()
     ids = evaluation_task_ids(config)
+    examples, _ = icl_examples(config.env, config.env_kwargs, config.icl)
     if policy is None:
         policy = make_policy(config.policy)
-    sampling = Sampling(temperature=config.temperature, max_new_tokens=config.max_new_tokens)
     bar = tqdm(total=len(ids), desc=f"eval {config.policy}", unit="ep", disable=not config.progress)
-    trajectories = run_episodes(
-        lambda: make_env(config.env, **config.env_kwargs), ids, policy, sampling, seed=config.seed, progress=bar.update
-    )
+    trajectories = run_episodes(lambda: make_env(config.env, **config.env_kwargs), ids, policy, eval_sampling(config),
+                                seed=config.seed, progress=bar.update, icl_messages=examples)  # fmt: skip
     bar.close()
     result = score_episodes(config, trajectories, getattr(policy, "provenance", {}), start, argv, execution)
     return result, trajectories
+
+
+def eval_sampling(config: EvalConfig) -> Any:
+    """The :class:`~harness.policies.Sampling` an evaluation generates with."""
+    from harness.policies import Sampling
+
+    return Sampling(temperature=config.temperature, max_new_tokens=config.max_new_tokens, stop=tuple(config.stop))
+
+
+def prompt_provenance(config: EvalConfig) -> dict[str, Any]:
+    """How the prompts were built: the in-context examples' count, train task ids and content hash."""
+    from harness.prompting import icl_examples
+
+    examples, example_ids = icl_examples(config.env, config.env_kwargs, config.icl)
+    return {"icl": config.icl, "icl_task_ids": example_ids, "icl_hash": content_hash(examples) if examples else None}
 
 
 def evaluation_task_ids(config: EvalConfig) -> list[str]:
@@ -137,7 +155,6 @@ def score_episodes(
     """The metrics and provenance of ``trajectories`` (one per task of :func:`evaluation_task_ids`, in
     order, played with ``config``'s sampling and seed); writes and prints them when ``config`` asks."""
     from harness.envs import make_env
-    from harness.policies import Sampling
     from harness.provenance import provenance
 
     prov = provenance(argv)
@@ -150,7 +167,8 @@ def score_episodes(
             "n_tasks": len(ids),
             "limit": config.limit,
             "seed": config.seed,
-            "sampling": asdict(Sampling(temperature=config.temperature, max_new_tokens=config.max_new_tokens)),
+            "sampling": asdict(eval_sampling(config)),
+            "prompt": prompt_provenance(config),
             "max_steps": env.max_steps,
             "metrics_version": METRICS_VERSION,
             "policy": {"spec": config.policy, **policy_provenance},

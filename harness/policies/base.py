@@ -22,6 +22,15 @@ class Sampling:
     temperature: float = 0.0
     top_p: float = 1.0
     max_new_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    """Stop sequences: a reply is cut before the first one it contains (on the decoded text, so every
+    backend cuts alike; generation itself still runs to EOS or ``max_new_tokens``)."""
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to (excluding) the earliest of the ``stop`` sequences it contains."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
+    return text[:cut]
 
 
 @dataclass

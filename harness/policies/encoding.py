@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.policies.base import ContextOverflow, EpisodeView, Sampling, sample_seed
+from harness.policies.base import ContextOverflow, EpisodeView, Sampling, cut_at_stop, sample_seed
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class TokenPolicy:
         tokens = self.generate_tokens([encoded[i] for i in rows], seeds, sampling)  # type: ignore[misc]
         out: list[str] = [e if isinstance(e, ContextOverflow) else "" for e in encoded]
         for i, toks in zip(rows, tokens, strict=True):
-            out[i] = self.tokenizer.decode(toks, skip_special_tokens=True).strip()
+            out[i] = cut_at_stop(self.tokenizer.decode(toks, skip_special_tokens=True), sampling.stop).strip()
         return out
 
     def generate_tokens(self, prompts: Sequence[Prompt], seeds: Sequence[int], sampling: Sampling) -> list[list[int]]:
