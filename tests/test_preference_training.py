@@ -119,3 +119,26 @@ def test_ipr_loss_is_dpo_plus_summed_chosen_nll(tiny_model, tmp_path):
         (pc, pr), (rc, rr) = summed_logps(policy), summed_logps(reference)
     expected = (-F.logsigmoid(beta * ((pc - rc) - (pr - rr)))).mean() + (-pc).mean()
     assert loss == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_sft_loss_from_labelled_positions_equals_the_models_own(tiny_model):
+    """Loss and gradients of the labelled-positions-only SFT loss equal the model's full-logits loss."""
+    from harness.models import load_model
+    from harness.training.labelled_positions_head import labelled_positions_loss_only
+
+    torch.manual_seed(0)
+    ids = torch.randint(10, 400, (2, 40))
+    labels = ids.masked_fill(torch.rand(2, 40) < 0.7, -100)
+    grads = []
+    for patched in (False, True):
+        model = load_model(str(tiny_model), device="cpu")
+        if patched:
+            labelled_positions_loss_only(model)
+        for kw in ({}, {"num_items_in_batch": torch.tensor(50)}):
+            model.zero_grad()
+            loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels, **kw).loss
+            loss.backward()
+            grads.append((loss.item(), model.model.layers[0].mlp.up_proj.weight.grad.clone()))
+    for (a_loss, a_grad), (b_loss, b_grad) in zip(grads[:2], grads[2:], strict=True):
+        assert b_loss == pytest.approx(a_loss, rel=1e-5)
+        torch.testing.assert_close(b_grad, a_grad, rtol=1e-4, atol=1e-7)

@@ -82,3 +82,38 @@ def project_labelled_positions_only(model: Any) -> None:
         )
 
     model.forward = types.MethodType(forward, model)
+
+
+def labelled_positions_loss_only(model: Any) -> None:
+    """Make ``model(..., labels=...)`` on a CPU compute its causal-LM loss from the labelled positions
+    only (SFT: the assistant tokens), never projecting the other positions on the vocabulary:
+
+        loss = sum_t -log softmax(W h_t)[y_{t+1}] / N,   t with label y_{t+1} != -100,
+
+    N = ``num_items_in_batch`` when the trainer passes it (gradient accumulation), else the number of
+    labelled tokens: the model's own loss (``ForCausalLMLoss``), with logits for a few percent of the
+    positions instead of all (SmolLM2's 49k vocabulary makes them the biggest tensor of a step).
+    The output carries the loss only. Models with scaled logits keep their own forward.
+    """
+    import torch
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    if not _plain_logits(model):
+        return
+    own_forward = model.forward
+
+    @functools.wraps(type(model).forward)
+    def forward(self: Any, *args: Any, labels: Any = None, num_items_in_batch: Any = None, **kwargs: Any) -> Any:
+        head = self.get_output_embeddings()
+        if labels is None or head.weight.device.type != "cpu" or "shift_labels" in kwargs or args:
+            return own_forward(*args, labels=labels, num_items_in_batch=num_items_in_batch, **kwargs)
+        kwargs["use_cache"] = False
+        hidden = self.base_model(**kwargs).last_hidden_state[:, :-1]
+        target = labels[:, 1:]
+        mask = target != -100
+        logits = head(hidden[mask]).float()
+        loss = torch.nn.functional.cross_entropy(logits, target[mask], reduction="sum")
+        divisor = num_items_in_batch if num_items_in_batch is not None else mask.sum()
+        return CausalLMOutputWithPast(loss=loss / torch.as_tensor(divisor, device=loss.device))
+
+    model.forward = types.MethodType(forward, model)

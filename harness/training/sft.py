@@ -40,14 +40,23 @@ def make_sft_trainer_class():
 
     Same loss (the mean NLL of the labelled assistant tokens), another kernel: TRL computes it with a
     tiled "fused LM head" that saves GPU memory but is ~3x slower per step on a CPU for small models
-    (benchmarked on the tiny preset), so without a GPU the model's own loss is used. The entropy and
-    token-accuracy metrics of TRL's path are not logged then.
+    (benchmarked on the tiny preset), so without a GPU the model's own loss is used, computed from
+    the labelled positions only (``labelled_positions_loss_only``: no vocabulary projection of the
+    observation tokens). The entropy and token-accuracy metrics of TRL's path are not logged then.
     """
     import torch
     from transformers import Trainer
     from trl import SFTTrainer
 
     class CPUFriendlySFTTrainer(SFTTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if not torch.cuda.is_available():
+                from harness.training.labelled_positions_head import labelled_positions_loss_only
+
+                inner = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+                labelled_positions_loss_only(inner)
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if torch.cuda.is_available():
                 return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
