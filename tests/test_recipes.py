@@ -14,7 +14,7 @@ METHOD_RECIPES = ["sft-webshop", "rft-webshop", "eto-webshop", "ipr-webshop", "s
 
 
 @pytest.mark.parametrize("name", METHOD_RECIPES)
-@pytest.mark.parametrize("preset", ["tiny", "paper"])
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
 def test_every_bundled_recipe_resolves_in_every_preset(name, preset):
     r = load_recipe(name, preset)
     assert r.name == name and r.preset == preset
