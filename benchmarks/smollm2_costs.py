@@ -108,6 +108,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=2048)
     parser.add_argument("--goals", type=int, default=4)
+    parser.add_argument("--parts", default="tokens,train,generation",
+                        help="which figures to measure (comma-separated); others are kept from --out")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for the generation figure")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
@@ -115,10 +118,14 @@ def main() -> None:
         kind, r, ckpt = args.child.split(":")
         print(json.dumps(child(kind, args.model, int(r), ckpt == "1", args.batch, args.steps, args.max_length)))
         return
-    result = {"model": args.model, "load_average_at_start": os.getloadavg(), "cpus": os.cpu_count(),
-              "episode_tokens": episode_tokens(args.model, 200)}  # fmt: skip
-    print(json.dumps(result["episode_tokens"]))
-    for kind in ("sft", "preference"):
+    parts = set(args.parts.split(","))
+    result = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    result.update({"model": args.model, "cpus": os.cpu_count()})
+    if "tokens" in parts:
+        result["episode_tokens"] = episode_tokens(args.model, 200)
+        print(json.dumps(result["episode_tokens"]))
+    for kind in ("sft", "preference") if "train" in parts else ():
+        result.setdefault("load_average", {})[kind] = os.getloadavg()
         for name, r, ckpt in TRAIN:
             cmd = [sys.executable, __file__, "--model", args.model, "--child", f"{kind}:{r}:{int(ckpt)}", "--batch",
                    str(args.batch), "--steps", str(args.steps), "--max-length", str(args.max_length)]  # fmt: skip
@@ -127,9 +134,15 @@ def main() -> None:
             lines = done.stdout.strip().splitlines()
             result[key] = json.loads(lines[-1]) if done.returncode == 0 and lines else {"error": done.stderr[-800:]}
             print(key, json.dumps(result[key]), flush=True)
-    result["generation"] = generation(args.model, args.goals, 96)
-    print("generation", json.dumps(result["generation"]))
-    result["load_average_at_end"] = os.getloadavg()
+    if "generation" in parts:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        load = os.getloadavg()
+        result["generation"] = {**generation(args.model, args.goals, 96), "threads": args.threads or "default",
+                                "load_average_at_start": load}  # fmt: skip
+        print("generation", json.dumps(result["generation"]))
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
 
