@@ -228,3 +228,14 @@ def test_a_cluster_asking_for_a_token_is_named_with_the_fix():
     except ConnectionError as e:
         assert _about_authentication(e)
     assert not _about_authentication(ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379"))
+
+
+def test_a_worker_lost_to_memory_is_named_and_retried_like_a_dead_one():
+    """Ray's memory monitor kills a worker with OutOfMemoryError (not an actor error): it is a lost
+    worker to replace and retry, said in words, never a traceback."""
+    from harness.execution.ray_workers import worker_failure
+
+    oom = ray.exceptions.OutOfMemoryError("1 worker(s) were killed due to the node running low on memory")
+    assert "ran out of memory" in worker_failure(oom) and "fewer execution.workers" in worker_failure(oom)
+    assert worker_failure(ray.exceptions.ActorDiedError()) == "its worker died (ActorDiedError)"
+    assert worker_failure(ray.exceptions.NodeDiedError("node 1 died")) == "its worker died (NodeDiedError)"

@@ -127,11 +127,11 @@ def play_on_ray(
             k, part, w = running.pop(ref)
             try:
                 rows = ray.get(ref)
-            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as e:
-                died = isinstance(e, ray.exceptions.RayActorError)
-                error = f"its worker died ({type(e).__name__})" if died else str(e.cause if e.cause is not None else e)
+            except ray.exceptions.RayError as e:
+                error = worker_failure(e)
                 failure = failure or _retry(k, part, attempts, error, queue, log)
-                if died:  # replace the dead worker
+                if not isinstance(e, ray.exceptions.RayTaskError):  # the worker is gone: replace it
+                    ray.kill(w, no_restart=True)
                     workers.remove(w)
                     w = actor.remote(make_env, spec, label, options)
                     workers.append(w)
@@ -146,6 +146,20 @@ def play_on_ray(
             ray.kill(w, no_restart=True)
     if failure is not None:  # raised once the chunks in flight have landed: nothing played is lost
         raise failure
+
+
+def worker_failure(error: Exception) -> str:
+    """What went wrong with a chunk, in words: the episode code's own error (a ``RayTaskError``), or
+    how its worker was lost (killed, out of memory, its node gone), which a retry on a new worker
+    can get past."""
+    import ray
+
+    if isinstance(error, ray.exceptions.RayTaskError):
+        return str(error.cause if error.cause is not None else error)
+    if isinstance(error, ray.exceptions.OutOfMemoryError):
+        return ("its worker was killed by Ray's memory monitor: the machine ran out of memory "
+                "(fewer execution.workers, or fewer other jobs beside this one)")  # fmt: skip
+    return f"its worker died ({type(error).__name__})"
 
 
 def _retry(k: int, part: Sequence[EpisodeSpec], attempts: dict[int, int], error: str,
