@@ -250,10 +250,13 @@ def init_model(
     env_kwargs: dict[str, Any] | None = None,
     corpus_tasks: int | None = None,
     copy_pretraining: CopyPretraining | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every_s: float | None = 60.0,
 ) -> Path:
     """Build preset ``preset`` in ``output``: tokenizer trained on ``env_id``'s expert data, random
     weights, then (when ``copy_pretraining.steps > 0``) copy pretraining on that corpus
-    (:mod:`harness.training.copy_pretraining`; no task labels are used, only the corpus text).
+    (:mod:`harness.training.copy_pretraining`; no task labels are used, only the corpus text),
+    checkpointed to ``checkpoint`` (a file outside ``output``) and resumed from it.
 
     Writes ``config.json``, ``model.safetensors``, the tokenizer files (with the chat template) and
     ``harness_model.json`` (preset, environment, seed, corpus hash, package versions).
@@ -291,7 +294,8 @@ def init_model(
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, do_sample=False
     )
     copy = copy_pretraining or CopyPretraining()
-    copied = copy_pretrain(model, tok, texts, copy, seed) if copy.steps else {"steps": 0}
+    copied = copy_pretrain(model, tok, texts, copy, seed, checkpoint=checkpoint,
+                           checkpoint_every_s=checkpoint_every_s) if copy.steps else {"steps": 0}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)

@@ -150,6 +150,7 @@ class Executor:
             batch_split(job.settings["batch_size"], job.settings["per_device_batch_size"], section,
                         processes=self.settings.train_processes)  # fmt: skip
         job.gradient_checkpointing = self.settings.gradient_checkpointing
+        job.checkpoint_every_s = self.settings.checkpoint_every_s
         path = job.write(rows)
         if self.settings.train_processes == 1:
             return run_job(job)

@@ -55,6 +55,8 @@ class TrainingJob:
     reward_batch_size: int = 8
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (set from the recipe's ``execution``)."""
+    checkpoint_every_s: float | None = None
+    """Also checkpoint whenever this many seconds passed since the last checkpoint (``execution``)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -83,7 +85,7 @@ def run_job(job: TrainingJob) -> dict[str, Any]:
     rows = read_jsonl(Path(job.output) / ROWS_FILE)
     out = Path(job.output)
     resumed_from = latest_checkpoint(out / "checkpoints")
-    memory = {"gradient_checkpointing": job.gradient_checkpointing}
+    memory = {"gradient_checkpointing": job.gradient_checkpointing, "checkpoint_every_s": job.checkpoint_every_s}
     if job.kind == "sft":
         from harness.training.sft import SFTSettings, train_sft
 

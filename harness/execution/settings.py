@@ -9,10 +9,11 @@
 | ``gpu_memory_utilization`` | the share of GPU memory a vLLM engine takes | no |
 | ``workers`` | rollout workers: 1 plays every rollout-shaped stage in this process (Ray is not imported); N > 1 plays its chunks on N Ray actors | no: chunks are fixed and seeded per episode, so 1 and N workers give the same data (tested) |
 | ``ray_address`` | join an existing Ray cluster (``ray start --head`` elsewhere) instead of starting a local one; implies Ray even with 1 worker | no |
+| ``checkpoint_every_s`` | training jobs (and copy pretraining) also checkpoint whenever this many seconds passed since their last checkpoint, besides every ``save_steps`` | no: a resumed job continues with the saved weights, optimizer, scheduler, data order and random state |
 
-All of them but ``workers`` and ``ray_address`` are part of the config hash (a run id never mixes
-them); those two only say how many machines play the same chunks, so a run killed with 1 worker
-resumes with 8. Every stage manifest and ``results.json`` records them all with the backend's version
+All of them but ``workers``, ``ray_address`` and ``checkpoint_every_s`` are part of the config hash (a run id never mixes
+them); the first two only say how many machines play the same chunks, so a run killed with 1 worker
+resumes with 8, and the third only how much work a kill can lose. Every stage manifest and ``results.json`` records them all with the backend's version
 (:meth:`ExecutionSettings.provenance`).
 """
 
@@ -46,7 +47,11 @@ class ExecutionSettings:
     """A running Ray cluster to join (``auto``, ``HOST:6379`` or ``ray://HOST:10001``); null = start a
     local one when ``workers`` > 1. Every node needs harness installed and the environment's data."""
 
-    NOT_HASHED = ("workers", "ray_address")
+    checkpoint_every_s: float | None = 60.0
+    """Training jobs checkpoint at least this often (seconds of training), so a kill loses about
+    that much; null = every ``save_steps`` only (a 7B model's checkpoint takes minutes to write)."""
+
+    NOT_HASHED = ("workers", "ray_address", "checkpoint_every_s")
     """Keys that cannot change a result (same chunks, same seeds): left out of the config hash."""
 
     @property
@@ -65,6 +70,8 @@ class ExecutionSettings:
             raise ValueError(f"{where}: 'execution.train_processes' must be at least 1, got {self.train_processes}")
         if self.workers < 1:
             raise ValueError(f"{where}: 'execution.workers' must be at least 1, got {self.workers}")
+        if self.checkpoint_every_s is not None and self.checkpoint_every_s <= 0:
+            raise ValueError(f"{where}: 'execution.checkpoint_every_s' must be positive or null, got {self.checkpoint_every_s}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ValueError(f"{where}: 'execution.gpu_memory_utilization' must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.train_processes > 1:

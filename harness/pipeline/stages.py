@@ -34,8 +34,11 @@ def init_model(ctx: Context, d: Path) -> dict[str, Any]:
         from harness.model_import import import_model
 
         return {"path": str(import_model(m.base, d / "model")), "imported_from": m.base}
+    checkpoint = d / "copy_pretraining.pt"  # a kill during copy pretraining resumes from here
     path = build(m.init_preset, r.env.id, d / "model", seed=r.seed, env_kwargs=r.env.kwargs, corpus_tasks=m.corpus_tasks,
-                 copy_pretraining=m.copy_pretraining)  # fmt: skip
+                 copy_pretraining=m.copy_pretraining, checkpoint=checkpoint,
+                 checkpoint_every_s=r.execution.checkpoint_every_s)  # fmt: skip
+    checkpoint.unlink(missing_ok=True)
     return {"path": str(path)}
 
 
@@ -66,7 +69,7 @@ def sft(ctx: Context, d: Path, model: str, trajectories: list[Trajectory] | None
         raise ValueError("SFT needs at least one expert conversation: the expert stage kept none")
     settings = replace(ctx.recipe.sft, seed=ctx.recipe.seed)
     out = ctx.executor.train(TrainingJob("sft", model, str(d), settings, ctx.recipe.seed), rows)
-    return {"path": out["path"], "conversations": len(rows)}
+    return {"path": out["path"], "conversations": len(rows), "resumed_from": out.get("resumed_from")}
 
 
 def explore_specs(experts: list[Trajectory], chosen: list[str], seed: int, all_prefixes: bool = True,
@@ -116,7 +119,8 @@ def train(ctx: Context, d: Path, policy_path: str, reference_path: str, i: int, 
         return {"path": policy_path, "pairs": 0, "trained": False}
     job = TrainingJob("preference", policy_path, str(d), train_settings(ctx, i), ctx.recipe.seed, reference=reference_path)
     out = ctx.executor.train(job, [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows])
-    return {"path": out["path"], "pairs": len(rows), "trained": True, "dropped_too_long": out["dropped_too_long"]}
+    return {"path": out["path"], "pairs": len(rows), "trained": True, "dropped_too_long": out["dropped_too_long"],
+            "resumed_from": out.get("resumed_from")}  # fmt: skip
 
 
 def evaluate(ctx: Context, d: Path, model: str, split: str, label: str) -> dict[str, Any]:

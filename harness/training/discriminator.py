@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.training.trainer_io import batch_split, latest_checkpoint, quiet_log, save_model_atomically, trainer_arguments
+from harness.training.trainer_io import batch_split, latest_checkpoint, quiet_log, save_model_atomically, timed_checkpoints, trainer_arguments
 
 REWARD_CONVENTION = "logit: D(s,a)=sigmoid(f)=P(expert|s,a), label 1=expert; r(s,a)=log D-log(1-D)=f(s,a)"
 META_FILE = "discriminator.json"  # saved beside the weights: max_length and the convention
@@ -144,6 +144,7 @@ def check_examples(examples: list[dict[str, Any]]) -> None:
 def train_discriminator(
     model_path: str, examples: list[dict[str, Any]], output: str | Path, settings: DiscriminatorSettings, seed: int,
     gradient_checkpointing: bool = False,
+    checkpoint_every_s: float | None = None,
 ) -> dict[str, Any]:
     """Fit D on ``examples`` ({"prompt", "action", "label"}) and save it in ``output/model``.
 
@@ -183,6 +184,7 @@ def train_discriminator(
     model = _load_classifier(model_path, tokenizer.pad_token_id, training_device())
     collate = _collate(tokenizer.pad_token_id)
     trainer = quiet_log(Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collate))
+    timed_checkpoints(trainer, checkpoint_every_s)
     resumed_from = latest_checkpoint(ckpt_dir)
     result = trainer.train(resume_from_checkpoint=resumed_from)
     logits = _logits(trainer.model, tokenizer.pad_token_id, seqs, per_device)

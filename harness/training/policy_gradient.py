@@ -29,6 +29,7 @@ from typing import Any
 from harness.training.trainer_io import (
     latest_checkpoint,
     save_model_atomically,
+    timed_checkpoints,
     trainer_arguments,
     training_device,
     world_size,
@@ -96,6 +97,7 @@ def train_policy_gradient(
     settings: PolicyGradientSettings,
     seed: int,
     gradient_checkpointing: bool = False,
+    checkpoint_every_s: float | None = None,
 ) -> dict[str, Any]:
     """Update ``policy_path`` on the states ``prompts`` with rewards ``reward_fn(states, replies)``.
 
@@ -173,6 +175,7 @@ def train_policy_gradient(
     ref_name = getattr(getattr(trainer.ref_model, "config", None), "_name_or_path", None)
     if settings.kl_beta and ref_name != resolve_model(reference_path):
         raise RuntimeError(f"TRL loaded the reference from {ref_name!r}, not {reference_path!r}; use trl 1.16")
+    timed_checkpoints(trainer, checkpoint_every_s)
     resumed_from = latest_checkpoint(ckpt_dir)
     trainer.train(resume_from_checkpoint=resumed_from)
     final = save_model_atomically(trainer, tokenizer, out)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.training.trainer_io import batch_split, latest_checkpoint, quiet_log, save_model_atomically, training_device
+from harness.training.unpadded_attention import use_unpadded_attention
+from harness.training.trainer_io import batch_split, latest_checkpoint, quiet_log, save_model_atomically, timed_checkpoints, training_device
 
 
 def train_preference(
     policy_path: str, reference_path: str, rows: list[dict[str, Any]], output: str | Path, settings: Any, seed: int,
-    gradient_checkpointing: bool = False,
+    gradient_checkpointing: bool = False, checkpoint_every_s: float | None = None,
 ) -> dict[str, Any]:
     """Train ``policy_path`` on pair ``rows`` (prompt/chosen/rejected message lists) against the frozen
-    ``reference_path``; ``settings`` is a :class:`PreferenceSettings` (a recipe's ``train``). Resumes from the newest checkpoint."""
+    ``reference_path``; ``settings`` is a :class:`PreferenceSettings` (a recipe's ``train``). Checkpoints every ``save_steps``
+    and every ``checkpoint_every_s`` seconds; resumes from the newest checkpoint."""
     from datasets import Dataset
 
     from harness.models import load_model, load_tokenizer
@@ -42,12 +44,14 @@ def train_preference(
     )
     model = load_model(policy_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
     reference = load_model(reference_path, device=training_device())
+    for m in (model, reference):
+        use_unpadded_attention(m)
     trainer_cls = make_ipr_trainer_class()
     from harness.training.lora import peft_config
 
     trainer = trainer_cls(model=model, ref_model=reference, args=config, train_dataset=data, processing_class=tokenizer,
                           nll=settings.nll, nll_weight=settings.nll_weight, peft_config=peft_config(settings.lora))  # fmt: skip
-    quiet_log(trainer)
+    timed_checkpoints(quiet_log(trainer), checkpoint_every_s)
     if len(trainer.train_dataset) == 0:
         raise ValueError(f"every one of the {len(rows)} pairs is longer than train.max_length={settings.max_length}")
     trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))

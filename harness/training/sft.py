@@ -69,10 +69,11 @@ def make_sft_trainer_class():
 
 
 def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output: str | Path, settings: SFTSettings,
-              gradient_checkpointing: bool = False) -> Path:  # fmt: skip
+              gradient_checkpointing: bool = False, checkpoint_every_s: float | None = None) -> Path:  # fmt: skip
     """Fine-tune ``model_path`` on ``conversations`` and save the result (safetensors) in ``output/model``.
 
-    Checkpoints go to ``output/checkpoints`` every ``save_steps`` and a re-run resumes from the
+    Checkpoints go to ``output/checkpoints`` every ``save_steps`` (and every ``checkpoint_every_s``
+    seconds of training) and a re-run resumes from the
     newest one; the finished model is written last, atomically.
     """
     from datasets import Dataset
@@ -80,11 +81,13 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
 
     from harness.data.trl_format import assistant_only_tokens, has_generation_markers
     from harness.models import load_model, load_tokenizer
+    from harness.training.unpadded_attention import use_unpadded_attention
     from harness.training.trainer_io import (
         batch_split,
         latest_checkpoint,
         quiet_log,
         save_model_atomically,
+        timed_checkpoints,
         trainer_arguments,
         training_device,
     )
@@ -111,12 +114,13 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
         train_sampling_strategy="group_by_length",
     )
     model = load_model(model_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
+    use_unpadded_attention(model)
     rows = [{"messages": c} if marked else assistant_only_tokens(c, tokenizer) for c in conversations]
     dataset = Dataset.from_list(rows)
     from harness.training.lora import peft_config
 
     trainer = make_sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                                        peft_config=peft_config(settings.lora))  # fmt: skip
-    quiet_log(trainer)
+    timed_checkpoints(quiet_log(trainer), checkpoint_every_s)
     trainer.train(resume_from_checkpoint=latest_checkpoint(ckpt_dir))
     return save_model_atomically(trainer, tokenizer, out)

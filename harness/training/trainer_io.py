@@ -109,10 +109,54 @@ def quiet_log(trainer: Any, every: int = 10) -> Any:
     return trainer
 
 
+def timed_checkpoints(trainer: Any, seconds: float | None) -> Any:
+    """Make ``trainer`` also checkpoint whenever ``seconds`` of training passed since its last
+    checkpoint (besides every ``save_steps``), so a kill loses at most about that much work; None = off.
+
+    The main process's clock decides and every process follows (a save is a collective step under
+    FSDP and DeepSpeed, so all processes must agree on it). Returns ``trainer``."""
+    import time
+
+    from transformers import TrainerCallback
+
+    if not seconds:
+        return trainer
+    accelerator = trainer.accelerator
+
+    class EverySeconds(TrainerCallback):
+        def __init__(self) -> None:
+            self.last = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            due = [time.monotonic() - self.last >= seconds]
+            if accelerator.num_processes > 1:
+                from accelerate.utils import broadcast_object_list
+
+                broadcast_object_list(due, from_process=0)
+            if due[0] and state.global_step < state.max_steps:  # the last step is saved as the model anyway
+                control.should_save = True
+
+        def on_save(self, args, state, control, **kwargs):
+            self.last = time.monotonic()
+
+    trainer.add_callback(EverySeconds())
+    return trainer
+
+
 def latest_checkpoint(folder: str | Path) -> str | None:
-    """The newest ``checkpoint-N`` folder under ``folder`` (for resuming after a kill), if any."""
-    ckpts = [p for p in Path(folder).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return str(max(ckpts, key=lambda p: int(p.name.split("-")[-1]))) if ckpts else None
+    """The newest complete ``checkpoint-N`` folder under ``folder`` (for resuming after a kill), if any.
+
+    transformers writes a checkpoint's files one by one, ``trainer_state.json`` last: a folder
+    without a readable one was cut by a kill, and is removed (the resumed run writes it again)."""
+    ckpts = sorted((p for p in Path(folder).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)  # fmt: skip
+    for ckpt in ckpts:
+        try:
+            json.loads((ckpt / "trainer_state.json").read_text())
+            return str(ckpt)
+        except (OSError, ValueError):
+            shutil.rmtree(ckpt, ignore_errors=True)
+    return None
 
 
 def save_model_atomically(trainer: Any, tokenizer: Any, out: Path, extra_files: dict[str, str] | None = None) -> Path:
