@@ -167,10 +167,7 @@ def test_the_same_episodes_cannot_be_submitted_twice(tmp_path, lb_evals, capsys)
     results["provenance"]["wall_time_s"] += 1  # a different result file, the same episodes
     (folder / "results.json").write_text(json.dumps(results))
     assert submit(folder, board) == 2
-    assert f"the same {LIMIT} episodes of policy random were already submitted as entry" in capsys.readouterr().err
-    results["policy"] = "hf:another-model"  # another model that happens to play the same episodes is listed
-    (folder / "results.json").write_text(json.dumps(results))
-    assert submit(folder, board) == 0
+    assert f"the same {LIMIT} episodes were already submitted as entry" in capsys.readouterr().err
 
 
 def test_a_recipe_stage_folder_is_accepted_with_its_label(tmp_path, lb_evals, capsys):
@@ -205,7 +202,12 @@ def test_a_stored_entry_edited_on_disk_is_refused(tmp_path, lb_evals, capsys):
     entry["result"]["metrics"]["avg_reward"]["value"] = 0.99
     path.chmod(0o644)
     path.write_text(json.dumps(entry))
-    assert main(["leaderboard", "--leaderboard", str(board)]) == 2
+    capsys.readouterr()
+    assert main(["leaderboard", "--leaderboard", str(board)]) == 0  # the board is built without it
+    out = capsys.readouterr().out
+    assert "left off the board: 1 stored file(s)" in out and "was edited after it was accepted" in out
+    assert "renamed" not in (board / "README.md").read_text()
+    assert main(["leaderboard", "--leaderboard", str(board), "--verify"]) == 2
     assert "was edited after it was accepted" in capsys.readouterr().err
 
 
@@ -235,10 +237,12 @@ def test_malformed_replies_replay_as_steps_that_never_reached_the_environment(tm
     assert "step 1: a reply without an action gets the invalid-format answer" in capsys.readouterr().err
 
 
-def test_markdown_and_terminal_tables_keep_submitted_names_inert(tmp_path, lb_evals):
+def test_markdown_and_terminal_tables_keep_submitted_names_inert(tmp_path, lb_evals, capsys):
     from harness.leaderboard import publish
 
-    assert submit(lb_evals["expert"], tmp_path / "lb", "--method", "A | <img src=x>\nB") == 0
+    assert submit(lb_evals["expert"], tmp_path / "lb", "--method", "A | <img src=x>\nB") == 2  # a name is one line
+    assert "the method name contains the control character U+000A" in capsys.readouterr().err
+    assert submit(lb_evals["expert"], tmp_path / "lb", "--method", "A | <img src=x> B") == 0
     terminal = publish(tmp_path / "lb")
     readme = (tmp_path / "lb" / "README.md").read_text()
     assert "A \\| &lt;img src=x&gt; B" in readme and "<img" not in readme

@@ -77,6 +77,8 @@ class Board:
     groups: list[Group] = field(default_factory=list)
     references: list[ReferenceTable] = field(default_factory=list)
     env: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    """A sentence per stored file left off the board because it fails its checks."""
 
 
 def load_references(root: Path) -> list[ReferenceTable]:
@@ -100,11 +102,13 @@ def _metric(d: dict[str, Any]) -> Metric:
 
 
 def build_board(root: str | Path, env: str | None = None) -> Board:
-    """Group the stored entries of leaderboard folder ``root`` by key and rank them (``env``: only that env)."""
+    """Group the stored entries of leaderboard folder ``root`` that pass every check by key and rank
+    them (``env``: only that env); the others are listed in ``Board.skipped``."""
     root = Path(root)
     pins = pinned_scorers(root)
     by_key: dict[str, list[dict[str, Any]]] = {}
-    for entry in LocalLeaderboard(root).entries():
+    entries, skipped = LocalLeaderboard(root).scan()
+    for entry in entries:
         if env is None or entry["key"]["env_id"] == env:
             by_key.setdefault(entry["key_hash"], []).append(entry)
     groups = []
@@ -123,7 +127,7 @@ def build_board(root: str | Path, env: str | None = None) -> Board:
         groups.append(Group(ComparabilityKey(**entries[0]["key"]), key_hash, rows, scorer))
     groups.sort(key=lambda g: (g.key.env_id, g.key.split, -g.key.n_tasks, g.key_hash))
     refs = [t for t in (r.for_env(env) for r in load_references(root)) if t is not None]
-    return Board(groups, refs, env)
+    return Board(groups, refs, env, skipped)
 
 
 def _row(root: Path, e: dict[str, Any], rank: int, pin: Any) -> Row:

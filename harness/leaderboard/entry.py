@@ -3,7 +3,8 @@
 An entry is the evaluator's ``results.json`` plus its ``trajectories.jsonl``, the submission's
 provenance and the comparability key (:class:`ComparabilityKey`) it is ranked under. Its id is a
 content hash of the key, the result and the trajectory ids, so the same evaluation always gets the
-same id and a stored entry that was edited no longer matches its own name.
+same id; its seal (:mod:`harness.leaderboard.sealing`) covers everything else stored with it.
+Every submitted file is read as hostile input (:mod:`harness.leaderboard.untrusted_input`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from harness.leaderboard.escaping import terminal_text
+from harness.leaderboard.untrusted_input import (
+    UntrustedInputError,
+    read_json_file,
+    read_jsonl_file,
+)
+from harness.leaderboard.untrusted_rows import (
+    MAX_METHOD_CHARS,
+    check_recipe,
+    check_result,
+    label_problem,
+)
 from harness.types import Trajectory, content_hash
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""2: entries carry a ``seal`` over the whole record (1 had none; the project's entries were migrated)."""
 
 
 class SubmissionRejected(ValueError):
@@ -28,7 +42,9 @@ class SubmissionRejected(ValueError):
         self.reasons = reasons
         shown = reasons[:12]
         more = f"\n  ... and {len(reasons) - len(shown)} more" if len(reasons) > len(shown) else ""
-        super().__init__(f"submission {source} rejected:\n" + "\n".join(f"  - {r}" for r in shown) + more)
+        # reasons quote submitted text (task ids, names): made inert here, once, for the terminal
+        lines = "\n".join(f"  - {terminal_text(r)}" for r in shown)
+        super().__init__(f"submission {terminal_text(source)} rejected:\n{lines}{more}")
 
 
 @dataclass(frozen=True)
@@ -97,47 +113,53 @@ def read_submission(folder: str | Path, method: str | None = None) -> Submission
     source = str(folder)
     if not path.is_dir():
         raise SubmissionRejected(source, [f"{path} is not a folder; submit the folder `harness eval --output` wrote"])
-    missing = [n for n in ("results.json", "trajectories.jsonl") if not (path / n).is_file()]
+    missing = [n for n in ("results.json", "trajectories.jsonl") if not (path / n).exists() and not (path / n).is_symlink()]
     if missing:
         raise SubmissionRejected(source, [f"{path} has no {' and no '.join(missing)}; submit the folder `harness eval --output` wrote"])
     try:
-        result = json.loads((path / "results.json").read_text(encoding="utf-8"))
+        result = read_json_file(path / "results.json")
+        if not isinstance(result, dict):
+            raise UntrustedInputError(f"{path / 'results.json'} must hold a JSON object")
         validate_results(result)
-    except (json.JSONDecodeError, ValueError) as e:
-        raise SubmissionRejected(source, [f"{path / 'results.json'}: {e}"]) from None
-    trajectories, problems = [], []
-    for n, line in enumerate((path / "trajectories.jsonl").read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(f"trajectories.jsonl line {n} is not JSON: {e}")
-            continue
-        if isinstance(row, dict):
-            trajectories.append(row)
-        else:
-            problems.append(f"trajectories.jsonl line {n} is not a trajectory object")
+        problems = check_result(result)
+        trajectories, bad_lines = read_jsonl_file(path / "trajectories.jsonl")
+    except (UntrustedInputError, ValueError) as e:
+        raise SubmissionRejected(source, [str(e)]) from None
+    problems += bad_lines
+    problems += [f"trajectories.jsonl line {n}: a trajectory must be a JSON object" for n, row in enumerate(trajectories, 1)
+                 if not isinstance(row, dict)]  # fmt: skip
+    if not trajectories and not problems:
+        problems.append("trajectories.jsonl holds no trajectory")
+    try:
+        recipe = _recipe_stage(path)
+    except UntrustedInputError as e:
+        problems.append(f"{e}; the run's manifests must be the JSON the recipe runner wrote")
+        recipe = None
+    if recipe is not None:
+        problems += check_recipe(recipe)
     if problems:
         raise SubmissionRejected(source, problems)
-    if not trajectories:
-        raise SubmissionRejected(source, ["trajectories.jsonl holds no trajectory"])
-    recipe = _recipe_stage(path)
     label = method or (recipe or {}).get("label") or result["policy"]
+    if p := label_problem(label, MAX_METHOD_CHARS):
+        problems.append(f"the method name {p} (set it with --method)")
+    if problems:
+        raise SubmissionRejected(source, problems)
     return Submission(source, result, trajectories, recipe, label)
 
 
 def _recipe_stage(stage_dir: Path) -> dict[str, Any] | None:
     """Which recipe run made a ``runs/<recipe>/<run>/<stage>/`` folder (``None`` for other folders)."""
     resolved, manifest = stage_dir.parent / "recipe.resolved.json", stage_dir / "manifest.json"
-    if stage_dir.parent.name == "_shared" and manifest.is_file():  # stage 0, shared by recipes (runs/_shared/<stage>-<key>)
-        stage = json.loads(manifest.read_text())
+    if stage_dir.parent.name == "_shared" and manifest.exists():  # stage 0, shared by recipes (runs/_shared/<stage>-<key>)
+        stage = _object(manifest)
         return {"name": "stage0", "method": "sft", "preset": None, "config_hash": stage.get("config_hash", ""),
                 "run_id": stage_dir.name, "stage": stage.get("stage", stage_dir.name), "label": stage.get("label")}  # fmt: skip
-    if not (resolved.is_file() and manifest.is_file()):
+    if not (resolved.exists() and manifest.exists()):
         return None
-    run, stage = json.loads(resolved.read_text()), json.loads(manifest.read_text())
+    run, stage = _object(resolved), _object(manifest)
     recipe = run.get("recipe", {})
+    if not isinstance(recipe, dict):
+        raise UntrustedInputError(f"{resolved}: 'recipe' must be an object")
     return {
         "name": recipe.get("name", stage_dir.parent.parent.name),
         "method": recipe.get("method"),
@@ -147,6 +169,13 @@ def _recipe_stage(stage_dir: Path) -> dict[str, Any] | None:
         "stage": stage.get("stage", stage_dir.name),
         "label": stage.get("label"),
     }
+
+
+def _object(path: Path) -> dict[str, Any]:
+    value = read_json_file(path)
+    if not isinstance(value, dict):
+        raise UntrustedInputError(f"{path} must hold a JSON object")
+    return value
 
 
 def entry_id(key: ComparabilityKey, result: dict[str, Any], trajectory_ids: list[str]) -> str:
@@ -178,6 +207,9 @@ def build_entry(sub: Submission, verification: dict[str, Any], trajectories: lis
             "verification": verification,
         },
     }
+    from harness.leaderboard.sealing import seal
+
+    entry = seal(entry)
     try:
         validate_entry(entry)
     except ValueError as e:
@@ -205,21 +237,3 @@ def validate_entry(entry: dict[str, Any], where: str = "entry") -> None:
     except jsonschema.ValidationError as e:
         at = "/".join(str(p) for p in e.absolute_path) or "(top level)"
         raise ValueError(f"{where} is invalid at {at}: {e.message}") from None
-
-
-def check_stored_entry(entry: dict[str, Any], path: Path) -> None:
-    """Raise ``ValueError`` when a stored entry breaks the schema or no longer matches its hashes."""
-    validate_entry(entry, str(path))
-    for t in entry["trajectories"]:
-        try:
-            Trajectory.from_dict(t)  # raises when a trajectory no longer matches its content hash
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}. Entries are immutable; restore the file from version control.") from None
-    key = ComparabilityKey(**entry["key"])
-    ids = [t["id"] for t in entry["trajectories"]]
-    expected = entry_id(key, entry["result"], ids)
-    if entry["entry_id"] != expected or path.stem != expected or entry["key_hash"] != key.hash or path.parent.name != key.hash:
-        raise ValueError(
-            f"{path} was edited after it was accepted: its content hashes to entry {expected} under key {key.hash}. "
-            "Entries are immutable; restore the file from version control or submit a new entry."
-        )

@@ -3,14 +3,13 @@
 Self-contained (inline CSS, SVG and a few lines of JavaScript; nothing fetched), so it can be
 opened from disk or served by any static host. Clicking a column header sorts the table; the
 address fragment ``#sort=<column>:<asc|desc>`` sorts every ranked table on load. Every string that
-comes from a submission is HTML-escaped.
+comes from a submission is HTML-escaped by :func:`~harness.leaderboard.escaping.html_text`.
 """
 
 from __future__ import annotations
 
-from html import escape
-
 from harness.leaderboard.board import Board, Group, ReferenceTable
+from harness.leaderboard.escaping import html_text
 from harness.leaderboard.tables import DASH, efficiency_note, pct, reference_rows, upper_first
 from harness.types import Metric
 
@@ -72,7 +71,7 @@ def _chart(g: Group) -> str:
     for i, r in enumerate(g.rows):
         y, m = 6 + i * row_h, r.avg_reward
         name = r.method if len(r.method) <= 32 else r.method[:31] + "…"
-        out.append(f'<g class="bar" data-entry="{r.entry_id}"><text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(name)}</text>'
+        out.append(f'<g class="bar" data-entry="{html_text(r.entry_id)}"><text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{html_text(name)}</text>'
                    f'<rect x="{label_w}" y="{y + 3}" width="{x(m.value) - label_w:.1f}" height="{row_h - 8}" fill="#4c78a8"/>')  # fmt: skip
         if m.ci_low is not None and m.ci_high is not None:
             lo, hi, mid = x(m.ci_low), x(m.ci_high), y + row_h / 2 - 1
@@ -88,34 +87,34 @@ def _chart(g: Group) -> str:
 
 def _table(g: Group) -> str:
     head = "".join(f'<th data-col="{c}" data-type="{t}"{" class=num" if t == "num" else ""}'
-                   f'{" aria-sort=ascending" if c == "rank" else ""}><button>{escape(h)}</button></th>' for c, h, t in COLUMNS)  # fmt: skip
+                   f'{" aria-sort=ascending" if c == "rank" else ""}><button>{html_text(h)}</button></th>' for c, h, t in COLUMNS)  # fmt: skip
     body = []
     for r in g.rows:
         eff = pct(r.efficiency) if r.efficiency else DASH
-        eff_title = f' title="{escape(r.efficiency_note)}"' if r.efficiency is None else ""
+        eff_title = f' title="{html_text(r.efficiency_note)}"' if r.efficiency is None else ""
         cells = [
             f'<td class="num" data-value="{r.rank}">{r.rank}</td>',
-            f'<td class="method wrap">{escape(r.method)}</td>',
+            f'<td class="method wrap">{html_text(r.method)}</td>',
             f'<td class="num" data-value="{_num(r.avg_reward)}">{pct(r.avg_reward)}</td>',
             f'<td class="num" data-value="{_num(r.success_rate)}">{pct(r.success_rate, ci=False)}</td>',
             f'<td class="num" data-value="{_num(r.efficiency)}"{eff_title}>{eff}</td>',
             f'<td class="num" data-value="{r.avg_steps.value:.6g}">{r.avg_steps.value:.2f}</td>',
-            f"<td><code>{r.entry_id}</code></td>",
-            f'<td class="wrap">{escape(r.recipe or r.policy)}</td>',
+            f"<td><code>{html_text(r.entry_id)}</code></td>",
+            f'<td class="wrap">{html_text(r.recipe or r.policy)}</td>',
         ]
-        body.append(f'<tr data-entry="{r.entry_id}">{"".join(cells)}</tr>')
-    return (f'<div class="scroll"><table class="ranked sortable" data-key="{g.key_hash}" data-sorted-by="rank:asc">'
+        body.append(f'<tr data-entry="{html_text(r.entry_id)}">{"".join(cells)}</tr>')
+    return (f'<div class="scroll"><table class="ranked sortable" data-key="{html_text(g.key_hash)}" data-sorted-by="rank:asc">'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')  # fmt: skip
 
 
 def _reference(t: ReferenceTable) -> str:
     headers, rows = reference_rows(t)
     head = "".join(f'<th data-col="c{i}" data-type="{"text" if i == 0 else "num"}"{"" if i == 0 else " class=num"}>'
-                   f"<button>{escape(h)}</button></th>" for i, h in enumerate(headers))  # fmt: skip
-    body = "".join("<tr>" + "".join(f'<td{"" if i == 0 else " class=num"}>{escape(v)}</td>' for i, v in enumerate(row)) + "</tr>"
+                   f"<button>{html_text(h)}</button></th>" for i, h in enumerate(headers))  # fmt: skip
+    body = "".join("<tr>" + "".join(f'<td{"" if i == 0 else " class=num"}>{html_text(v)}</td>' for i, v in enumerate(row)) + "</tr>"
                    for row in rows)  # fmt: skip
-    return (f'<h3><span class="badge">reported</span> {upper_first(escape(t.source))}</h3>'
-            f'<p class="note">{escape(t.paper)}. Base model {escape(t.base_model)}; {escape(t.metric)}. {escape(t.note)}</p>'
+    return (f'<h3><span class="badge">reported</span> {upper_first(html_text(t.source))}</h3>'
+            f'<p class="note">{html_text(t.paper)}. Base model {html_text(t.base_model)}; {html_text(t.metric)}. {html_text(t.note)}</p>'
             f'<div class="scroll"><table class="reference sortable"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")  # fmt: skip
 
@@ -132,14 +131,14 @@ def render_html(board: Board) -> str:
     if not board.groups:
         parts.append('<p class="empty">No entries yet: add one with <code>harness submit RESULT_DIR</code>.</p>')
     for env in sorted({g.key.env_id for g in board.groups}):
-        parts.append(f'<section class="env" id="env-{escape(env)}"><h2>{escape(env)}</h2>')
+        parts.append(f'<section class="env" id="env-{html_text(env)}"><h2>{html_text(env)}</h2>')
         for g in (g for g in board.groups if g.key.env_id == env):
             k = g.key
-            title = f"{escape(k.split)} · {k.n_tasks} tasks · max {k.max_steps} steps"
-            about = (f"env {escape(k.env_version)} · task ids {escape(k.task_ids_hash)} · metrics v{escape(k.metrics_version)} "
-                     f"· key {g.key_hash}")  # fmt: skip
-            parts.append(f'<section class="group" id="key-{g.key_hash}"><h3>{title}</h3><p class="key">{about}</p>'
-                         f'{_chart(g)}{_table(g)}<p class="note">{escape(efficiency_note(g))}</p></section>')  # fmt: skip
+            title = f"{html_text(k.split)} · {k.n_tasks} tasks · max {k.max_steps} steps"
+            about = (f"env {html_text(k.env_version)} · task ids {html_text(k.task_ids_hash)} · metrics v{html_text(k.metrics_version)} "
+                     f"· key {html_text(g.key_hash)}")  # fmt: skip
+            parts.append(f'<section class="group" id="key-{html_text(g.key_hash)}"><h3>{title}</h3><p class="key">{about}</p>'
+                         f'{_chart(g)}{_table(g)}<p class="note">{html_text(efficiency_note(g))}</p></section>')  # fmt: skip
         parts.append("</section>")
     if board.references:
         parts.append('<section class="reported" id="reported"><h2>Reported by the papers (not measured here, not ranked)</h2>')

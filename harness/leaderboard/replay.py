@@ -8,22 +8,36 @@ the initial observation, each observation, reward, done flag and info, the stop 
 final reward. A step whose action is ``None`` was a malformed reply: it used a step but never
 reached the environment, so it must carry the invalid-format answer. Each logged action must be
 the action of its own reply text. Finally the metrics and per-task rewards of ``results.json``
-are recomputed from the replayed trajectories.
+are recomputed from the replayed trajectories, and the comparability key is rebuilt from the
+pinned environment and must hash to the declared one (so ``4.0`` tasks or another metrics version
+cannot open a key of their own).
+
+Every comparison of numbers is written so that a non-finite value fails it (:func:`close`): NaN
+compares unequal to everything, so ``abs(a - b) > tol`` would let it through.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from harness.envs.base import Environment
 from harness.leaderboard.entry import ComparabilityKey, Submission, SubmissionRejected
+from harness.leaderboard.untrusted_rows import check_result, check_trajectory_row
 from harness.types import Trajectory
 
 VERIFIER_VERSION = "1"
 TOLERANCE = 1e-9
 """Rewards and metrics are deterministic; the tolerance only absorbs float printing."""
+
+
+def close(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are finite numbers within :data:`TOLERANCE`: NaN, infinities and non-numbers fail."""
+    numbers = all(type(x) in (int, float) for x in (a, b))
+    return numbers and math.isfinite(a) and math.isfinite(b) and abs(a - b) <= TOLERANCE
 
 
 def build_pinned_env(env_id: str, env_kwargs: dict[str, Any], source: str) -> Environment:
@@ -45,16 +59,25 @@ def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = No
     Raises :class:`SubmissionRejected` listing every mismatch, missing, extra or duplicated task,
     and key mismatch found.
     """
+    from harness.evaluation.evaluator import validate_results
+
+    try:
+        validate_results(sub.result)
+    except ValueError as e:
+        raise SubmissionRejected(sub.source, [str(e)]) from None
+    problems = check_result(sub.result)
+    for n, row in enumerate(sub.trajectories, 1):
+        problems += check_trajectory_row(row, f"trajectories.jsonl line {n}")
+    if problems:  # nothing below meets a value of the wrong type
+        raise SubmissionRejected(sub.source, problems)
     key = ComparabilityKey.from_result(sub.result)
     prov = sub.result["provenance"]
-    trajs, problems = [], []
+    trajs = []
     for n, row in enumerate(sub.trajectories, 1):
         try:
             trajs.append(Trajectory.from_dict(row))
         except ValueError as e:  # the content hash does not match
             problems.append(f"trajectories.jsonl line {n}: {e}")
-        except (TypeError, KeyError) as e:
-            problems.append(f"trajectories.jsonl line {n} is not a trajectory record ({type(e).__name__}: {e})")
     env_kwargs = {**prov["env_kwargs"], **(env_overrides or {})}
     env = build_pinned_env(key.env_id, env_kwargs, sub.source)
     expected = _check_key(env, key, prov.get("limit"), sub.source)
@@ -65,18 +88,21 @@ def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = No
             problems.append(f"task {t.task_id}: trajectory recorded in {t.env_id} {t.env_version}, "
                             f"results.json in {key.env_id} {key.env_version}")
             continue
-        problem = replay_trajectory(env, t, key.max_steps)
+        try:
+            problem = replay_trajectory(env, t, key.max_steps)
+        except Exception as e:  # noqa: BLE001 - whatever logged input makes the environment fail is that input's fault
+            problem = f"the environment failed replaying it ({type(e).__name__}: {e})"
         if problem:
             problems.append(f"task {t.task_id} (trajectory {t.id}): {problem}")
         claimed = sub.result["per_task"].get(t.task_id)
-        if claimed is not None and abs(claimed - t.final_reward) > TOLERANCE:
+        if claimed is not None and not close(claimed, t.final_reward):
             problems.append(f"task {t.task_id}: results.json per_task says {claimed} but the trajectory's final reward is {t.final_reward}")
         steps += len(t.steps)
     if problems:
         raise SubmissionRejected(sub.source, problems)
     order = {tid: i for i, tid in enumerate(expected)}
     trajs.sort(key=lambda t: order[t.task_id])
-    problems = _check_metrics(sub.result["metrics"], trajs)
+    problems = check_metrics(sub.result["metrics"], trajs)
     if problems:
         raise SubmissionRejected(sub.source, problems)
     from harness.provenance import git_state
@@ -89,6 +115,7 @@ def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = No
 def _check_key(env: Environment, key: ComparabilityKey, limit: int | None, source: str) -> list[str]:
     """The eval set's task ids; rejects when the pinned env does not reproduce the declared key."""
     from harness.evaluation.evaluator import task_ids_hash
+    from harness.evaluation.metrics import METRICS_VERSION
 
     if env.version != key.env_version:
         raise SubmissionRejected(source, [
@@ -108,6 +135,11 @@ def _check_key(env: Environment, key: ComparabilityKey, limit: int | None, sourc
             f"key mismatch: eval set — the first {len(expected)} tasks of split '{key.split}' hash to {task_ids_hash(expected)}, "
             f"results.json says {key.task_ids_hash} ({key.n_tasks} tasks)"
         )
+    # the key as this leaderboard would write it; any difference in value or type is another key
+    ours = replace(key, env_id=env.env_id, env_version=env.version, task_ids_hash=task_ids_hash(expected),
+                   n_tasks=len(expected), max_steps=env.max_steps, metrics_version=METRICS_VERSION)  # fmt: skip
+    if not problems and ours.hash != key.hash:
+        problems.append(f"key mismatch: results.json declares key {key.hash}, the pinned environment reproduces key {ours.hash}")
     if problems:
         raise SubmissionRejected(source, problems)
     return expected
@@ -150,7 +182,7 @@ def replay_trajectory(env: Environment, t: Trajectory, budget: int) -> str | Non
         return f"the initial observation differs from the environment's{_diff(t.initial_observation, obs)}"
     if task.instruction != t.instruction:
         return "the instruction differs from the task's"
-    if t.success_threshold != env.success_threshold:
+    if not close(t.success_threshold, env.success_threshold):
         return f"success threshold {t.success_threshold}, the environment's is {env.success_threshold}"
     ended = None
     for i, s in enumerate(t.steps, 1):
@@ -165,7 +197,7 @@ def replay_trajectory(env: Environment, t: Trajectory, budget: int) -> str | Non
             r = env.step(s.action)
             if r.observation != s.observation:
                 return f"step {i} ({s.action!r}): the observation differs from the environment's{_diff(s.observation, r.observation)}"
-            if abs(r.reward - s.reward) > TOLERANCE or r.done != s.done:
+            if not close(r.reward, s.reward) or r.done != s.done:
                 return f"step {i} ({s.action!r}): logged reward {s.reward} (done={s.done}), the environment gives {r.reward} (done={r.done})"
             if _plain(r.info) != _plain({k: v for k, v in s.info.items() if k != "replayed"}):
                 return f"step {i} ({s.action!r}): the logged info differs from the environment's"
@@ -177,7 +209,7 @@ def replay_trajectory(env: Environment, t: Trajectory, budget: int) -> str | Non
     if t.stop_reason != stop:
         return f"stop reason '{t.stop_reason}', but the replayed episode stops with '{stop}'"
     final = t.steps[-1].reward if stop == "done" else 0.0
-    if abs(t.final_reward - final) > TOLERANCE:
+    if not close(t.final_reward, final):
         return f"final reward {t.final_reward}, but the replayed episode earns {final}"
     return None
 
@@ -191,7 +223,7 @@ def _diff(logged: str, actual: str) -> str:
     return f" (first difference at character {k}: logged {logged[k:k + 40]!r}, environment {actual[k:k + 40]!r})"
 
 
-def _check_metrics(claimed: dict[str, dict[str, Any]], trajs: list[Trajectory]) -> list[str]:
+def check_metrics(claimed: dict[str, dict[str, Any]], trajs: list[Trajectory]) -> list[str]:
     """Recompute the evaluator's metrics from the replayed trajectories and compare."""
     from harness.evaluation.metrics import episode_metrics
 
@@ -204,6 +236,6 @@ def _check_metrics(claimed: dict[str, dict[str, Any]], trajs: list[Trajectory]) 
         ours = recomputed[name]
         for field in ("value", "n", "ci_low", "ci_high"):
             a, b = m[field], getattr(ours, field)
-            if (a is None) != (b is None) or (a is not None and abs(a - b) > TOLERANCE):
+            if (a is None) != (b is None) or (a is not None and not close(a, b)):
                 problems.append(f"metric {name}.{field}: results.json says {a} but the replayed trajectories give {b}")
     return problems

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.execution.settings import ExecutionSettings
+from harness.leaderboard.escaping import terminal_text
 from harness.rewards.monte_carlo import DEFAULT_N_ROLLOUTS, final_reward_row
 from harness.types import content_hash
 
@@ -74,9 +75,26 @@ def score_path(root: Path, entry: dict[str, Any], pin: ScorerPin) -> Path:
 
 
 def stored_score(root: Path, entry: dict[str, Any], pin: ScorerPin) -> dict[str, Any] | None:
-    """The stored score of ``entry`` under ``pin``, or ``None``."""
+    """The stored score of ``entry`` under ``pin``, or ``None`` when there is none or the file is not
+    a well-formed score of this entry (then ``harness leaderboard --score`` computes it again)."""
+    from harness.leaderboard.replay import close
+    from harness.leaderboard.untrusted_input import (
+        MAX_SCORE_BYTES,
+        UntrustedInputError,
+        read_json_file,
+    )
+
     path = score_path(root, entry, pin)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        s = read_json_file(path, MAX_SCORE_BYTES)
+    except UntrustedInputError:
+        return None
+    finite = lambda v: close(v, v)  # a finite number: NaN and infinities fail
+    ok = (isinstance(s, dict) and s.get("entry_id") == entry["entry_id"] and s.get("key_hash") == entry["key_hash"]
+          and finite(s.get("value")) and type(s.get("n")) is int and all(s.get(k) is None or finite(s.get(k)) for k in ("ci_low", "ci_high")))  # fmt: skip
+    return s if ok else None
 
 
 def weights_sha256(model_dir: Path) -> str | None:
@@ -113,7 +131,12 @@ def score_entry(root: Path, entry: dict[str, Any], pin: ScorerPin, env_overrides
     from harness.execution.checkpoints import write_json_atomic
     from harness.execution.executor import Executor
     from harness.policies import Sampling
-    from harness.rewards.monte_carlo import METRIC_VERSION, collect_scores, plan_rollouts, summarize_action_efficiency
+    from harness.rewards.monte_carlo import (
+        METRIC_VERSION,
+        collect_scores,
+        plan_rollouts,
+        summarize_action_efficiency,
+    )
     from harness.types import Trajectory
 
     spec, folder = _resolve(root, pin.policy)
@@ -176,7 +199,7 @@ def score_missing(root: Path, entries: list[dict[str, Any]], log: Callable[[str]
         pin = pins.get(entry["key_hash"])
         if pin is None or stored_score(root, entry, pin) is not None:
             continue
-        log(f"scoring entry {entry['entry_id']} ({entry['method']}) with {pin.describe()}")
+        log(f"scoring entry {entry['entry_id']} ({terminal_text(entry['method'])}) with {pin.describe()}")
         record = score_entry(root, entry, pin, execution=execution)
         log(f"  action efficiency {record['value']:.3f} ({record['rollouts']} scorer rollouts)")
         done += 1

@@ -11,19 +11,29 @@ Local layout (``leaderboard/`` in the project, or any folder)::
 
 Entries are content-addressed files rather than commits of a separate git repository: the folder
 already lives in the project's git history (reviewed and versioned with the code that verified
-it), and a content hash makes every edit detectable without git — a stored entry whose content no
-longer hashes to its file name is refused when the board is built. On the Hub the same path is
-added to the leaderboard dataset repo as a pull request, so maintainers merge what was verified.
+it), and a seal makes every edit detectable without git — a stored entry that no longer matches
+its seal, its file name or its own content (:mod:`harness.leaderboard.sealing`) is reported and
+left off the board, without stopping the other entries or later submissions. Submissions to one
+folder are serialised by an exclusive ``flock`` on ``.submit.lock``, so the duplicate check and
+the write are one step. On the Hub the same path is added to the leaderboard dataset repo as a
+pull request, so maintainers merge what was verified.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.leaderboard.entry import check_stored_entry, entry_schema
+from harness.leaderboard.entry import entry_schema
+from harness.leaderboard.sealing import read_stored_entry
+
+LOCK_FILE = ".submit.lock"
 
 DEFAULT_HUB_REPO = "harness/leaderboard"
 
@@ -58,47 +68,80 @@ class LocalLeaderboard:
             path.write_text(text, encoding="utf-8")
         return path
 
-    def entries(self, key_hash: str | None = None) -> list[dict[str, Any]]:
-        """Every stored entry (of one key, if given), each checked against its schema and hashes."""
+    def scan(self, key_hash: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every stored entry (of one key, if given) that passes every check, and a sentence for each
+        file that does not (malformed, edited, misplaced, or the same episodes stored twice)."""
         base = self.root / "entries"
         paths = sorted(base.glob(f"{key_hash or '*'}/*.json")) if base.is_dir() else []
-        out = []
+        good, problems = [], []
         for path in paths:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-            check_stored_entry(entry, path)
-            out.append(entry)
-        return out
+            try:
+                good.append(read_stored_entry(path))
+            except ValueError as e:  # one bad file must not hide the others or block submissions
+                problems.append(str(e))  # the message names the file
+            except OSError as e:
+                problems.append(f"{path} cannot be read ({e.strerror})")
+        # the same episodes twice under one key (e.g. a copy renamed and resealed): the first accepted stays
+        good.sort(key=lambda e: (e["submission"]["submitted_at"], e["entry_id"]))
+        first: dict[tuple[str, str], dict[str, Any]] = {}
+        entries = []
+        for e in good:
+            same = (e["key_hash"], e["submission"]["trajectories_hash"])
+            if same in first:
+                problems.append(f"{self.root / entry_path(e)} holds the same episodes as entry {first[same]['entry_id']} "
+                                f"('{first[same]['method']}'), accepted first")  # fmt: skip
+            else:
+                first[same] = e
+                entries.append(e)
+        return entries, problems
+
+    def entries(self, key_hash: str | None = None) -> list[dict[str, Any]]:
+        """Every stored entry (of one key, if given) that passes every check (see :meth:`scan`)."""
+        return self.scan(key_hash)[0]
 
     def find_duplicate(self, entry: dict[str, Any]) -> str | None:
         """Why ``entry`` duplicates a stored one, or ``None``.
 
-        A duplicate is the same result (same entry id), or the same episodes from the same policy
-        under the same key (a re-submission with edited provenance or another display name). Two
-        different policies that happen to play identical episodes (small models often do) are
-        both listed.
+        A duplicate is the same result (same entry id), or the same episodes under the same key,
+        whatever the policy label or method name: a trajectory's content hash covers every reply,
+        action, observation and reward, so two honest policies practically never play identical
+        episodes, while relabelling is the cheapest way to list one run twice.
         """
         if (self.root / entry_path(entry)).exists():
             return f"duplicate entry: {entry_path(entry)} already holds exactly this result"
-        same = (entry["submission"]["trajectories_hash"], entry["result"]["policy"])
+        same = entry["submission"]["trajectories_hash"]
         for old in self.entries(entry["key_hash"]):
-            if (old["submission"]["trajectories_hash"], old["result"]["policy"]) == same:
-                return (f"duplicate entry: the same {len(entry['trajectories'])} episodes of policy {same[1]} were already "
-                        f"submitted as entry {old['entry_id']} ('{old['method']}', {old['submission']['submitted_at']})")  # fmt: skip
+            if old["submission"]["trajectories_hash"] == same:
+                return (f"duplicate entry: the same {len(entry['trajectories'])} episodes were already submitted as entry "
+                        f"{old['entry_id']} ('{old['method']}', policy {old['result']['policy']}, {old['submission']['submitted_at']}); "
+                        "a new policy label or method name does not make them a new result")  # fmt: skip
         return None
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's submission lock (an exclusive ``flock``; blocks until it is free)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def add(self, entry: dict[str, Any]) -> str:
         """Store ``entry`` once (exclusive create, then read-only); return where it lives."""
         path = self.root / entry_path(entry)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.write_schema()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(entry_bytes(entry))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # unique per call
         try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(entry_bytes(entry))
             os.link(tmp, path)  # atomic and exclusive: fails if the entry exists, never half-written
         except FileExistsError:
             raise ValueError(f"duplicate entry: {path} already exists; entries are never overwritten") from None
         finally:
-            tmp.unlink()
+            os.unlink(tmp)
         path.chmod(0o444)
         return str(path)
 

@@ -4,8 +4,10 @@ The steps, each of which rejects with a reason: the folder holds a schema-valid 
 and ``trajectories.jsonl``; the pinned environment can be built from the recorded ``env_kwargs``
 and reproduces the declared comparability key; every task of the eval set has exactly one
 trajectory; replaying every logged action gives the logged observations and rewards; the metrics
-recompute; the entry is not already on the board. Accepted entries are stored immutably, then
-scored for action efficiency when their key has a pinned scorer (local leaderboard only).
+recompute; the entry is not already on the board (same key and same episodes, whatever the
+labels). Accepted entries are sealed and stored immutably, then scored for action efficiency when
+their key has a pinned scorer (local leaderboard only). Every file is read as hostile input:
+anything malformed is a :class:`~harness.leaderboard.entry.SubmissionRejected` with its reason.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.leaderboard.entry import SubmissionRejected, build_entry, read_submission
+from harness.leaderboard.escaping import terminal_text
 from harness.leaderboard.replay import verify_submission
 from harness.leaderboard.store import HubLeaderboard, LocalLeaderboard
 
@@ -44,13 +47,7 @@ def submit(
     sub = read_submission(folder, method)
     verification, trajectories = verify_submission(sub, env_overrides)
     entry = build_entry(sub, verification, trajectories)
-    duplicate = board.find_duplicate(entry)
-    if duplicate:
-        raise SubmissionRejected(sub.source, [duplicate])
-    try:
-        location = board.add(entry)
-    except ValueError as e:
-        raise SubmissionRejected(sub.source, [str(e)]) from None
+    location = _store(board, entry, sub.source)
     record, note = None, ""
     if isinstance(board, LocalLeaderboard):
         from harness.leaderboard.scoring import pinned_scorers, score_entry
@@ -70,13 +67,32 @@ def submit(
     return Accepted(entry, location, record, note)
 
 
+def _store(board: LocalLeaderboard | HubLeaderboard, entry: dict[str, Any], source: str) -> str:
+    """Refuse a duplicate, else add ``entry``; on a local board both under the folder's lock, so two
+    submissions of the same episodes at the same moment store one."""
+    if isinstance(board, LocalLeaderboard):
+        with board.locked():
+            return _store_unlocked(board, entry, source)
+    return _store_unlocked(board, entry, source)
+
+
+def _store_unlocked(board: LocalLeaderboard | HubLeaderboard, entry: dict[str, Any], source: str) -> str:
+    duplicate = board.find_duplicate(entry)
+    if duplicate:
+        raise SubmissionRejected(source, [duplicate])
+    try:
+        return board.add(entry)
+    except ValueError as e:
+        raise SubmissionRejected(source, [str(e)]) from None
+
+
 def describe(accepted: Accepted) -> str:
     """What ``harness submit`` prints for an accepted entry."""
     e = accepted.entry
     m = e["result"]["metrics"]["avg_reward"]
     v = e["submission"]["verification"]
     lines = [
-        f"accepted '{e['method']}' as entry {e['entry_id']} (key {e['key_hash']}): "
+        f"accepted '{terminal_text(e['method'])}' as entry {e['entry_id']} (key {e['key_hash']}): "
         f"replayed {v['episodes']} episodes, {v['steps']} steps, every observation and reward matched",
         f"  avg reward {100 * m['value']:.1f} [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}] x100 (n={m['n']})",
     ]
@@ -85,20 +101,22 @@ def describe(accepted: Accepted) -> str:
         lines.append(f"  action efficiency {s['value']:.3f} with the pinned scorer {s['scorer']['policy']}")
     elif accepted.score_note:
         lines.append(f"  {accepted.score_note}")
-    lines.append(f"  stored at {accepted.location}")
+    lines.append(f"  stored at {terminal_text(accepted.location)}")
     return "\n".join(lines)
 
 
 def reverify(board: LocalLeaderboard, log: Callable[[str], None] = print) -> list[str]:
-    """Replay every stored entry again (e.g. after environment code changed); return the failures."""
+    """Check every stored entry again and replay it (e.g. after environment code changed); return the
+    failures: files that are malformed, edited, misplaced or duplicated, and entries that no longer replay."""
     from harness.leaderboard.entry import Submission
 
-    failures = []
-    for e in board.entries():
+    entries, problems = board.scan()
+    failures = [terminal_text(p) for p in problems]
+    for e in entries:
         sub = Submission(f"entry {e['entry_id']}", e["result"], e["trajectories"], e["submission"]["recipe"], e["method"])
         try:
             verify_submission(sub)
-            log(f"entry {e['entry_id']} ({e['method']}): replays exactly")
+            log(f"entry {e['entry_id']} ({terminal_text(e['method'])}): replays exactly")
         except SubmissionRejected as err:
             failures.append(str(err))
     return failures

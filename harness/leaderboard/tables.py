@@ -1,8 +1,15 @@
-"""The board as text: a terminal table (tabulate) and the markdown of ``leaderboard/README.md``."""
+"""The board as text: a terminal table (tabulate) and the markdown of ``leaderboard/README.md``.
+
+Every string that is not our own text goes through :func:`~harness.leaderboard.escaping.terminal_text`
+(terminal) or :func:`~harness.leaderboard.escaping.markdown_text` / ``markdown_code`` (README).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.leaderboard.board import Board, Group, ReferenceTable
+from harness.leaderboard.escaping import markdown_code, markdown_text, terminal_text
 from harness.types import Metric
 
 DASH = "—"
@@ -43,18 +50,14 @@ def pct(m: Metric | None, ci: bool = True) -> str:
     return f"{100 * m.value:.1f}"
 
 
-def markdown_cell(text: str) -> str:
-    """Submitted text made inert in a markdown table cell (no column breaks, no HTML, one line)."""
-    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def group_rows(g: Group, markdown: bool = False) -> list[list[str]]:
-    """One table row per ranked entry (``markdown``: submitted text escaped for a markdown table)."""
-    text = markdown_cell if markdown else (lambda s: " ".join(s.split()))
+    """One table row per ranked entry, submitted text escaped for the terminal (or, with
+    ``markdown``, for a markdown table)."""
+    text: Callable[[object], str] = markdown_text if markdown else terminal_text
     out = []
     for r in g.rows:
         out.append([str(r.rank), text(r.method), pct(r.avg_reward), pct(r.success_rate, ci=False),
-                    pct(r.efficiency) if r.efficiency else DASH, f"{r.avg_steps.value:.2f}", r.entry_id,
+                    pct(r.efficiency) if r.efficiency else DASH, f"{r.avg_steps.value:.2f}", text(r.entry_id),
                     text(r.recipe or r.policy)])  # fmt: skip
     return out
 
@@ -81,7 +84,7 @@ def render_terminal(board: Board) -> str:
     if not board.groups:
         parts.append(f"no entries{' for ' + board.env if board.env else ''} yet: add one with `harness submit RESULT_DIR`")
     for g in board.groups:
-        parts.append(f"{g.key.describe()}\nkey {g.key_hash}\n"
+        parts.append(f"{terminal_text(g.key.describe())}\nkey {terminal_text(g.key_hash)}\n"
                      + tabulate(group_rows(g), headers=HEADERS, disable_numparse=True, colalign=ALIGN)
                      + f"\n{efficiency_note(g)}")  # fmt: skip
     for t in board.references:
@@ -89,6 +92,9 @@ def render_terminal(board: Board) -> str:
         align = ("left",) + ("right",) * (len(headers) - 1)
         parts.append(f"{upper_first(t.source)} — {t.base_model}, {t.metric}; not measured here, not ranked\n"
                      + tabulate(rows, headers=headers, disable_numparse=True, colalign=align))  # fmt: skip
+    if board.skipped:
+        parts.append(f"left off the board: {len(board.skipped)} stored file(s) that fail their checks "
+                     "(`harness leaderboard --verify` lists them too)\n" + "\n".join(f"  - {terminal_text(p)}" for p in board.skipped))  # fmt: skip
     return "\n\n".join(parts)
 
 
@@ -101,11 +107,12 @@ def render_markdown(board: Board) -> str:
     if not envs:
         lines.append("No entries yet: add one with `harness submit RESULT_DIR`.\n")
     for env in envs:
-        lines.append(f"## {env}\n")
+        lines.append(f"## {markdown_text(env)}\n")
         for g in (g for g in board.groups if g.key.env_id == env):
             k = g.key
-            lines.append(f"### {k.split} · {k.n_tasks} tasks · max {k.max_steps} steps (key `{g.key_hash}`)\n")
-            lines.append(f"Environment `{k.env_version}`, task ids `{k.task_ids_hash}`, metrics v{k.metrics_version}.\n")
+            lines.append(f"### {markdown_text(k.split)} · {k.n_tasks} tasks · max {k.max_steps} steps (key {markdown_code(g.key_hash)})\n")
+            lines.append(f"Environment {markdown_code(k.env_version)}, task ids {markdown_code(k.task_ids_hash)}, "
+                         f"metrics v{markdown_text(k.metrics_version)}.\n")  # fmt: skip
             table = tabulate(group_rows(g, markdown=True), headers=HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN)
             lines.append(table + "\n")
             lines.append(f"_{upper_first(efficiency_note(g))}._\n")
