@@ -41,12 +41,13 @@ VARIANTS = [
 
 
 def _inputs(run: Path) -> dict[str, Path]:
-    """The tiny run's SFT model, starting model, expert episodes and iteration-1 training job."""
+    """The run's SFT model, its starting model, and its SFT and iteration-1 training jobs (the
+    folders named in the jobs, found under the runs folder's _shared/)."""
     shared = run.parent.parent / "_shared"
-    (sft,) = shared.glob("sft-*/model")
-    (model,) = shared.glob("model-*/model")
-    (experts,) = shared.glob("expert-*/trajectories.jsonl")
-    return {"sft": sft, "model": model, "experts": experts, "job": run / "iter1" / "train"}
+    job = run / "iter1" / "train"
+    sft = shared / Path(json.loads((job / "job.json").read_text())["model"]).parent.name
+    model = shared / Path(json.loads((sft / "job.json").read_text())["model"]).parent.name / "model"
+    return {"sft": sft / "model", "sft_job": sft, "model": model, "job": job}
 
 
 def measure(variant: dict, run: Path, pairs: int, episodes: int, steps: int) -> dict:
@@ -72,12 +73,9 @@ def measure(variant: dict, run: Path, pairs: int, episodes: int, steps: int) -> 
         train_preference(str(inputs["sft"]), str(inputs["sft"]), rows, out, settings, seed=42, checkpoint_every_s=None)
         work = f"{len(rows)} pairs, 1 epoch, batch {settings.batch_size}"
     elif variant["stage"] == "sft":
-        from harness.prompting import build_messages
         from harness.training.sft import SFTSettings, train_sft
-        from harness.types import Trajectory
 
-        trajs = [Trajectory.from_dict(r) for r in read_jsonl(inputs["experts"])[:episodes]]
-        convs = [build_messages(t.env_id, t.initial_observation, t.steps)[:-1] for t in trajs]
+        convs = [r["messages"] for r in read_jsonl(inputs["sft_job"] / "job_rows.jsonl")[:episodes]]
         settings = SFTSettings(epochs=1, batch_size=16, per_device_batch_size=variant["per_device"], learning_rate=3e-3, max_length=2048)
         train_sft(str(inputs["model"]), convs, out, settings)
         work = f"{len(convs)} episodes, 1 epoch, batch 16"
