@@ -177,6 +177,15 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from harness.leaderboard.submit import reverify
 
     board = LocalLeaderboard(args.leaderboard)
+    if args.register_eval_set:
+        from harness.leaderboard.eval_sets import register_eval_set
+
+        if not (args.name and args.protocol):
+            raise UserError("--register-eval-set needs --name NAME and --protocol PROTOCOL")
+        with board.locked():
+            new = register_eval_set(board.root, args.register_eval_set, args.name, args.protocol, args.title, args.note)
+        print(f"registered eval set {new.name}: {new.env_id} {new.split}, {new.n_tasks} tasks (ids {new.task_ids_hash}), "
+              f"protocol {new.protocol}, env {new.env_version}")  # fmt: skip
     if args.verify:
         failures = reverify(board)
         if failures:
@@ -289,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--leaderboard", default=os.environ.get("HARNESS_LEADERBOARD", "leaderboard"), help="leaderboard folder")
     lb.add_argument("--score", action="store_true", help="first compute missing action-efficiency scores (pinned scorers)")
     lb.add_argument("--verify", action="store_true", help="first replay every stored entry again")
+    lb.add_argument("--register-eval-set", default=None, metavar="RESULT_DIR",
+                    help="maintainers: register the eval set of this evaluation (replayed first) as a ranked section")
+    lb.add_argument("--name", default=None, help="with --register-eval-set: the set's name, e.g. alfworld-unseen")
+    lb.add_argument("--protocol", default=None, help="with --register-eval-set: the step-cap protocol (ipr, eto, or one in eval_sets.json)")
+    lb.add_argument("--title", default="", help="with --register-eval-set: the section's title")
+    lb.add_argument("--note", default="", help="with --register-eval-set: what the set is and where it comes from")
     _add_worker_args(lb)
     lb.set_defaults(func=_leaderboard)
     return p

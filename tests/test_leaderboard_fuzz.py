@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_leaderboard_submit import lb_evals  # noqa: F401 (registers the session fixture lb_evals)
+from test_leaderboard_submit import lb_evals, with_eval_sets  # noqa: F401 (registers the session fixture lb_evals)
 
 from harness.leaderboard.entry import SubmissionRejected
 from harness.types import content_hash
@@ -139,7 +139,7 @@ def test_any_malformed_submission_is_a_rejection(evals, batch):
         for m in batch:
             mutate(folder, m)
         try:
-            accepted = submit(folder, LocalLeaderboard(Path(tmp) / "lb"), score=False)
+            accepted = submit(folder, LocalLeaderboard(with_eval_sets(Path(tmp) / "lb")), score=False)
         except SubmissionRejected:
             return
         from harness.leaderboard.sealing import read_stored_entry
@@ -168,7 +168,7 @@ def stored_entry(evals, tmp_path_factory) -> Path:
     board = tmp_path_factory.mktemp("fuzz-board")
     assert (
         main(
-            ["submit", str(evals["expert"]), "--leaderboard", str(board), "--no-score"]
+            ["submit", str(evals["expert"]), "--leaderboard", str(with_eval_sets(board)), "--no-score"]
         )
         == 0
     )

@@ -20,6 +20,7 @@ from test_leaderboard_submit import (  # noqa: F401 (registers the session fixtu
     lb_evals,
     read_trajs,
     submit,
+    with_eval_sets,
 )
 
 from harness.leaderboard.entry import SubmissionRejected
@@ -37,7 +38,7 @@ def api_submit(folder, board):
     from harness.leaderboard.store import LocalLeaderboard
     from harness.leaderboard.submit import submit as submit_folder
 
-    return submit_folder(folder, LocalLeaderboard(board), score=False)
+    return submit_folder(folder, LocalLeaderboard(with_eval_sets(board)), score=False)
 
 
 def edit_results(folder, edit) -> None:

@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from test_leaderboard_submit import lb_evals  # noqa: F401 (the session fixture of evaluator outputs)
+from test_leaderboard_submit import _EVAL_SETS, lb_evals  # noqa: F401 (the session fixture of evaluator outputs)
 
 from harness.cli import main
 
@@ -55,8 +55,25 @@ class FakeHub:
                     return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
                 if path not in hub.main:
                     return self._send(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
-                etag = hashlib.sha256(hub.main[path]).hexdigest()
-                self._send(200, None, {"X-Repo-Commit": "a" * 40, "ETag": f'"{etag}"'})
+                self._file(hub.main[path])
+
+            def _file(self, data: bytes) -> None:
+                self.send_response(200)
+                for k, v in (("Content-Length", str(len(data))), ("X-Repo-Commit", "a" * 40),
+                             ("ETag", f'"{hashlib.sha256(data).hexdigest()}"')):  # fmt: skip
+                    self.send_header(k, v)
+                self.end_headers()
+                if self.command == "GET":
+                    self.wfile.write(data)
+
+            def do_GET(self) -> None:  # file content: /datasets/<repo>/resolve/main/<path>
+                parts = self.path.split("?")[0].strip("/").split("/")
+                repo, path = "/".join(parts[1:3]), "/".join(parts[5:])
+                if repo != REPO:
+                    return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                if path not in hub.main:
+                    return self._send(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+                self._file(hub.main[path])
 
             def do_POST(self) -> None:
                 parts = self.path.split("?")[0].strip("/").split("/")
@@ -93,6 +110,10 @@ def fake_hub(monkeypatch):
 
 def test_a_verified_entry_is_submitted_as_a_pull_request(fake_hub, lb_evals, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    assert main(["submit", str(lb_evals["expert"]), "--registry", "hub", "--hub-repo", REPO]) == 2
+    assert "registers no eval set for environment 'webshop'" in capsys.readouterr().err  # the Hub repo's eval_sets.json decides
+    assert fake_hub.pulls == []
+    fake_hub.main["eval_sets.json"] = _EVAL_SETS[0].read_bytes()
     assert main(["submit", str(lb_evals["expert"]), "--registry", "hub", "--hub-repo", REPO]) == 0
     out = capsys.readouterr().out
     assert f"stored at {fake_hub.url}/datasets/{REPO}/discussions/1" in out

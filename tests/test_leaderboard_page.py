@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_leaderboard_submit import lb_evals  # noqa: F401 (the session fixture of evaluator outputs)
+from test_leaderboard_submit import lb_evals, with_eval_sets  # noqa: F401 (the session fixture of evaluator outputs)
 
 from harness.cli import main
 
@@ -63,7 +63,7 @@ def page(tmp_path, lb_evals) -> Path:  # noqa: F811
     board = tmp_path / "lb"
     shutil.copytree(REFERENCE, board / "reference")
     for name, method in (("random", "Random <b>agent</b>"), ("expert", "Oracle expert")):
-        assert main(["submit", str(lb_evals[name]), "--leaderboard", str(board), "--method", method]) == 0
+        assert main(["submit", str(lb_evals[name]), "--leaderboard", str(with_eval_sets(board)), "--method", method]) == 0
     assert main(["leaderboard", "--leaderboard", str(board)]) == 0
     return board / "index.html"
 
@@ -75,9 +75,9 @@ def test_the_page_renders_ranked_rows_and_the_reported_section(page, tmp_path):
     assert parsed.body.get("data-ready") == "yes"  # the page's script ran
     (ranked_attrs, ranked), (ref_attrs, reference) = parsed.tables
     assert "ranked" in ranked_attrs["class"] and "reference" in ref_attrs["class"]
-    assert ranked[0][:3] == ["rank", "method", "avg reward ×100 [95% CI]"]
-    assert [(r[0], r[1]) for r in ranked[1:]] == [("1", "Oracle expert"), ("2", "Random <b>agent</b>")]  # escaped, not markup
-    assert ranked[1][2] == "100.0 [100.0, 100.0]" and ranked[1][4] == "—"
+    assert ranked[0][:4] == ["rank", "rank 95% interval", "method", "avg reward ×100 [95% CI]"]
+    assert [(r[0], r[2]) for r in ranked[1:]] == [("1", "Oracle expert"), ("2", "Random <b>agent</b>")]  # escaped, not markup
+    assert ranked[1][3] == "100.0 [100.0, 100.0]" and ranked[1][5] == "—"
     assert [r[0] for r in reference[1:]] == ["GPT-4", "Llama-2-7B untrained", "SFT", "RFT", "ETO", "Step-PPO", "IPR"]
     assert reference[-1][:2] == ["IPR", "71.3"]
     assert "Reported by the paper (Xiong et al. 2024, Table 2)" in dom
@@ -90,7 +90,7 @@ def test_sorting_by_a_column_reorders_the_rows(page, tmp_path):
     parsed.feed(dom)
     attrs, ranked = parsed.tables[0]
     assert attrs["data-sorted-by"] == "avg_reward:asc"
-    assert [r[1] for r in ranked[1:]] == ["Random <b>agent</b>", "Oracle expert"]
+    assert [r[2] for r in ranked[1:]] == ["Random <b>agent</b>", "Oracle expert"]
 
 
 def test_the_page_screenshot_is_drawn(page, tmp_path):

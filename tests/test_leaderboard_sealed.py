@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_leaderboard_submit import copy_eval, lb_evals, submit  # noqa: F401 (registers the session fixture lb_evals)
+from test_leaderboard_submit import copy_eval, lb_evals, submit, with_eval_sets  # noqa: F401 (registers the session fixture lb_evals)
 
 from harness.cli import main
 from harness.leaderboard.entry import SubmissionRejected
@@ -178,7 +178,7 @@ def test_the_same_episodes_submitted_at_the_same_moment_are_stored_once(
 
     def run(folder: Path) -> None:
         try:
-            outcomes.append(submit_folder(folder, LocalLeaderboard(board), score=False))
+            outcomes.append(submit_folder(folder, LocalLeaderboard(with_eval_sets(board)), score=False))
         except Exception as e:  # noqa: BLE001 - the test asserts what each submitter got
             outcomes.append(e)
 

@@ -18,12 +18,16 @@ from harness.evaluation.metrics import episode_metrics
 from harness.types import Trajectory
 
 LIMIT = 4
+_EVAL_SETS: list[Path] = []
+"""The eval_sets.json registering the small catalog's 4- and 6-task test sets (written by ``lb_evals``)."""
 
 
 @pytest.fixture(scope="session")
 def lb_evals(tmp_path_factory, small_catalog) -> dict[str, Path]:
-    """Evaluator outputs on the small catalog: expert and random on 4 test tasks, expert on 6."""
+    """Evaluator outputs on the small catalog: expert and random on 4 test tasks, expert on 6; and a
+    registry of those two eval sets (IPR protocol), which :func:`with_eval_sets` copies into a board."""
     from harness.evaluation.evaluator import EvalConfig, evaluate
+    from harness.leaderboard.eval_sets import register_eval_set
 
     root = tmp_path_factory.mktemp("evals")
     out = {}
@@ -32,7 +36,18 @@ def lb_evals(tmp_path_factory, small_catalog) -> dict[str, Path]:
                          output=str(root / name), progress=False)  # fmt: skip
         evaluate(cfg)
         out[name] = root / name
+    register_eval_set(root / "registry", out["expert"], "small-test-4", "ipr", title="Small catalog test (4 goals)")
+    register_eval_set(root / "registry", out["expert6"], "small-test-6", "ipr", title="Small catalog test (6 goals)")
+    _EVAL_SETS[:] = [root / "registry" / "eval_sets.json"]
     return out
+
+
+def with_eval_sets(board: Path) -> Path:
+    """``board`` (created) with the small catalog's eval sets registered, unless it has a registry already."""
+    board.mkdir(parents=True, exist_ok=True)
+    if not (board / "eval_sets.json").exists():
+        shutil.copy(_EVAL_SETS[0], board / "eval_sets.json")
+    return board
 
 
 def copy_eval(lb_evals, name: str, dest: Path) -> Path:
@@ -61,7 +76,7 @@ def forge(folder: Path, edit, rehash: bool = True) -> None:
 
 
 def submit(folder: Path, board: Path, *extra: str) -> int:
-    return main(["submit", str(folder), "--leaderboard", str(board), *extra])
+    return main(["submit", str(folder), "--leaderboard", str(with_eval_sets(board)), *extra])
 
 
 def test_an_honest_result_is_accepted_and_stored_read_only(tmp_path, lb_evals, capsys):
@@ -137,12 +152,12 @@ def test_an_extra_task_outside_the_eval_set_is_rejected(tmp_path, lb_evals, caps
     assert "extra task(s) 5 are not in the eval set" in capsys.readouterr().err
 
 
-def test_a_wrong_env_version_is_a_key_mismatch(tmp_path, lb_evals, capsys):
+def test_a_wrong_env_version_is_refused(tmp_path, lb_evals, capsys):
     folder = copy_eval(lb_evals, "expert", tmp_path)
     forge(folder, lambda rows: [r.update(env_version=r["env_version"].replace("seed-0", "seed-1")) for r in rows])
     assert submit(folder, tmp_path / "lb") == 2
     err = capsys.readouterr().err
-    assert "key mismatch: env version" in err and "seed-1" in err
+    assert "environment version" in err and "seed-1" in err and "is not registered for webshop" in err
 
 
 def test_missing_environment_data_is_rejected_unless_pointed_at_a_copy(tmp_path, lb_evals, small_catalog, capsys):
@@ -225,7 +240,7 @@ def test_malformed_replies_replay_as_steps_that_never_reached_the_environment(tm
 
     replies = ["I am thinking.", "Thought: look\nAction: search[shoes]", "no action here"]  # then empty replies
     monkeypatch.setattr(harness.policies, "make_policy", lambda spec, **kw: ReplayPolicy({"0": replies, "1": replies[1:]}))
-    cfg = EvalConfig(env_kwargs={"data": str(small_catalog), "nouns": "heuristic"}, policy="logged", limit=2,
+    cfg = EvalConfig(env_kwargs={"data": str(small_catalog), "nouns": "heuristic"}, policy="logged", limit=LIMIT,
                      output=str(tmp_path / "logged"), progress=False)  # fmt: skip
     evaluate(cfg)
     rows = read_trajs(tmp_path / "logged")

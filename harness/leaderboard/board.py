@@ -1,8 +1,10 @@
 """The board: stored entries grouped by comparability key and ranked, plus the papers' reported numbers.
 
-Only entries with the same key are ranked together (:class:`~harness.leaderboard.entry.ComparabilityKey`).
-Within a key, entries rank by average reward (ties: success rate), with shared ranks for equal
-scores ("1, 2, 2, 4"). Numbers reported by papers (``reference/*.json``) are kept apart in
+Only entries with the same key are ranked together (:class:`~harness.leaderboard.entry.ComparabilityKey`),
+and only keys that are registered eval sets (:mod:`~harness.leaderboard.eval_sets`) have a section:
+a stored entry of any other key is left off with the reason. Within a set, entries are ordered by
+average reward (ties: success rate), with shared ranks for equal scores ("1, 2, 2, 4"), and each
+carries its 95% rank interval from a paired bootstrap over the tasks (:mod:`~harness.leaderboard.ranking`). Numbers reported by papers (``reference/*.json``) are kept apart in
 :class:`ReferenceTable` and never enter a ranking: they were measured elsewhere.
 """
 
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.leaderboard.entry import ComparabilityKey
+from harness.leaderboard.eval_sets import EvalSet, Protocol, load_eval_sets
+from harness.leaderboard.ranking import rank_intervals
 from harness.leaderboard.scoring import pinned_scorers, stored_score
 from harness.leaderboard.store import LocalLeaderboard
 from harness.types import Metric
@@ -24,6 +28,8 @@ class Row:
     """One ranked entry."""
 
     rank: int
+    rank_interval: tuple[int, int]
+    """The 95% paired-bootstrap interval of the rank (:func:`~harness.leaderboard.ranking.rank_intervals`)."""
     method: str
     policy: str
     entry_id: str
@@ -47,6 +53,8 @@ class Group:
     rows: list[Row]
     scorer: str
     """The pinned action-efficiency scorer, or a sentence saying none is pinned."""
+    eval_set: EvalSet
+    protocol: Protocol
 
 
 @dataclass(frozen=True)
@@ -102,35 +110,43 @@ def _metric(d: dict[str, Any]) -> Metric:
 
 
 def build_board(root: str | Path, env: str | None = None) -> Board:
-    """Group the stored entries of leaderboard folder ``root`` that pass every check by key and rank
-    them (``env``: only that env); the others are listed in ``Board.skipped``."""
+    """Group the stored entries of leaderboard folder ``root`` that pass every check by eval set and
+    rank them (``env``: only that env); the others are listed in ``Board.skipped``."""
     root = Path(root)
     pins = pinned_scorers(root)
+    registry = load_eval_sets(root)
     by_key: dict[str, list[dict[str, Any]]] = {}
     entries, skipped = LocalLeaderboard(root).scan()
     for entry in entries:
-        if env is None or entry["key"]["env_id"] == env:
+        if registry.for_key(ComparabilityKey(**entry["key"])) is None:
+            skipped.append(f"entry {entry['entry_id']} ({entry['method']}): its key {entry['key_hash']} is not a registered "
+                           f"eval set of {registry.where}")  # fmt: skip
+        elif env is None or entry["key"]["env_id"] == env:
             by_key.setdefault(entry["key_hash"], []).append(entry)
     groups = []
     for key_hash, entries in by_key.items():
         pin = pins.get(key_hash)
         entries.sort(key=lambda e: (-e["result"]["metrics"]["avg_reward"]["value"],
                                     -e["result"]["metrics"]["success_rate"]["value"], e["submission"]["submitted_at"]))  # fmt: skip
+        intervals = rank_intervals([e["result"]["per_task"] for e in entries])
         rows, previous, rank = [], None, 0
-        for i, e in enumerate(entries, 1):
+        for i, (e, interval) in enumerate(zip(entries, intervals, strict=True), 1):
             m = e["result"]["metrics"]
             score = (m["avg_reward"]["value"], m["success_rate"]["value"])
             rank = rank if score == previous else i
             previous = score
-            rows.append(_row(root, e, rank, pin))
+            rows.append(_row(root, e, rank, interval, pin))
         scorer = pin.describe() if pin else f"no scorer pinned for key {key_hash} in scorers.json"
-        groups.append(Group(ComparabilityKey(**entries[0]["key"]), key_hash, rows, scorer))
-    groups.sort(key=lambda g: (g.key.env_id, g.key.split, -g.key.n_tasks, g.key_hash))
+        key = ComparabilityKey(**entries[0]["key"])
+        eval_set = registry.for_key(key)
+        groups.append(Group(key, key_hash, rows, scorer, eval_set, registry.protocols[eval_set.protocol]))
+    order = {s.name: i for i, s in enumerate(registry.sets)}
+    groups.sort(key=lambda g: (g.key.env_id, order[g.eval_set.name]))
     refs = [t for t in (r.for_env(env) for r in load_references(root)) if t is not None]
     return Board(groups, refs, env, skipped)
 
 
-def _row(root: Path, e: dict[str, Any], rank: int, pin: Any) -> Row:
+def _row(root: Path, e: dict[str, Any], rank: int, interval: tuple[int, int], pin: Any) -> Row:
     m = e["result"]["metrics"]
     efficiency, note = None, "no scorer pinned for this key"
     if pin is not None:
@@ -141,5 +157,5 @@ def _row(root: Path, e: dict[str, Any], rank: int, pin: Any) -> Row:
             efficiency, note = Metric(s["value"], s["n"], s["ci_low"], s["ci_high"]), ""
     r = e["submission"]["recipe"]
     recipe = f"{r['name']}/{r['run_id']}/{r['stage']}" if r else ""
-    return Row(rank, e["method"], e["result"]["policy"], e["entry_id"], _metric(m["avg_reward"]), _metric(m["success_rate"]),
+    return Row(rank, interval, e["method"], e["result"]["policy"], e["entry_id"], _metric(m["avg_reward"]), _metric(m["success_rate"]),
                _metric(m["avg_steps"]), efficiency, note, recipe, e["submission"]["submitted_at"])  # fmt: skip

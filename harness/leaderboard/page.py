@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from harness.leaderboard.board import Board, Group, ReferenceTable
 from harness.leaderboard.escaping import html_text
-from harness.leaderboard.tables import DASH, efficiency_note, pct, reference_rows, upper_first
+from harness.leaderboard.tables import (
+    DASH,
+    efficiency_note,
+    pct,
+    protocol_note,
+    rank_interval,
+    reference_rows,
+    section_title,
+    upper_first,
+)
 from harness.types import Metric
 
-COLUMNS = [("rank", "rank", "num"), ("method", "method", "text"), ("avg_reward", "avg reward ×100 [95% CI]", "num"),
+COLUMNS = [("rank", "rank", "num"), ("rank_interval", "rank 95% interval", "num"), ("method", "method", "text"), ("avg_reward", "avg reward ×100 [95% CI]", "num"),
            ("success_rate", "success %", "num"), ("efficiency", "action efficiency ×100", "num"),
            ("avg_steps", "avg steps", "num"), ("entry", "entry", "text"), ("source", "source", "text")]  # fmt: skip
 
@@ -94,6 +103,7 @@ def _table(g: Group) -> str:
         eff_title = f' title="{html_text(r.efficiency_note)}"' if r.efficiency is None else ""
         cells = [
             f'<td class="num" data-value="{r.rank}">{r.rank}</td>',
+            f'<td class="num" data-value="{r.rank_interval[1]}">{rank_interval(r.rank_interval)}</td>',
             f'<td class="method wrap">{html_text(r.method)}</td>',
             f'<td class="num" data-value="{_num(r.avg_reward)}">{pct(r.avg_reward)}</td>',
             f'<td class="num" data-value="{_num(r.success_rate)}">{pct(r.success_rate, ci=False)}</td>',
@@ -126,18 +136,26 @@ def render_html(board: Board) -> str:
              f"<title>harness leaderboard</title><style>{STYLE}</style></head><body>",
              "<h1>harness leaderboard</h1>",
              '<p class="intro">Every entry was verified by replaying its logged actions in the pinned environment. '
-             "Entries are ranked only against entries with the same comparability key (environment version, eval set, "
-             "step budget, metric version). Bars: average reward ×100 with 95% bootstrap intervals.</p>"]  # fmt: skip
+             "Only registered eval sets are ranked, each under a named step-cap protocol; entries are ranked only against "
+             "entries with the same comparability key (environment version, eval set, step budget, metric version). "
+             "Bars: average reward ×100 with 95% bootstrap intervals. Rank interval: the middle 95% of an entry's ranks "
+             "when the tasks are resampled 2,000 times and every entry is scored on the same resample (paired); "
+             "overlapping intervals are not separated by these tasks.</p>"]  # fmt: skip
     if not board.groups:
         parts.append('<p class="empty">No entries yet: add one with <code>harness submit RESULT_DIR</code>.</p>')
-    for env in sorted({g.key.env_id for g in board.groups}):
+    envs = sorted({g.key.env_id for g in board.groups})
+    if envs:
+        links = " · ".join(f'<a href="#env-{html_text(e)}">{html_text(e)}</a>' for e in envs)
+        parts.append(f'<nav class="envs">Environments: {links}</nav>')
+    for env in envs:
         parts.append(f'<section class="env" id="env-{html_text(env)}"><h2>{html_text(env)}</h2>')
         for g in (g for g in board.groups if g.key.env_id == env):
             k = g.key
-            title = f"{html_text(k.split)} · {k.n_tasks} tasks · max {k.max_steps} steps"
-            about = (f"env {html_text(k.env_version)} · task ids {html_text(k.task_ids_hash)} · metrics v{html_text(k.metrics_version)} "
-                     f"· key {html_text(g.key_hash)}")  # fmt: skip
-            parts.append(f'<section class="group" id="key-{html_text(g.key_hash)}"><h3>{title}</h3><p class="key">{about}</p>'
+            title = html_text(section_title(g))
+            about = (f"eval set {html_text(g.eval_set.name)} · split {html_text(k.split)} · env {html_text(k.env_version)} · "
+                     f"task ids {html_text(k.task_ids_hash)} · metrics v{html_text(k.metrics_version)} · key {html_text(g.key_hash)}")  # fmt: skip
+            parts.append(f'<section class="group" id="key-{html_text(g.key_hash)}" data-eval-set="{html_text(g.eval_set.name)}">'
+                         f'<h3>{title}</h3><p class="key">{about}</p><p class="note">{html_text(protocol_note(g))}</p>'
                          f'{_chart(g)}{_table(g)}<p class="note">{html_text(efficiency_note(g))}</p></section>')  # fmt: skip
         parts.append("</section>")
     if board.references:

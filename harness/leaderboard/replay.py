@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.envs.base import Environment
 from harness.leaderboard.entry import ComparabilityKey, Submission, SubmissionRejected
+from harness.leaderboard.eval_sets import EvalSets
 from harness.leaderboard.untrusted_rows import check_result, check_trajectory_row
 from harness.types import Trajectory
 
@@ -53,11 +54,13 @@ def build_pinned_env(env_id: str, env_kwargs: dict[str, Any], source: str) -> En
         ]) from None  # fmt: skip
 
 
-def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Trajectory]]:
+def verify_submission(sub: Submission, eval_sets: EvalSets, env_overrides: dict[str, Any] | None = None
+                      ) -> tuple[dict[str, Any], list[Trajectory]]:  # fmt: skip
     """Replay ``sub`` in its pinned environment; return (verification summary, trajectories in eval order).
 
-    Raises :class:`SubmissionRejected` listing every mismatch, missing, extra or duplicated task,
-    and key mismatch found.
+    Raises :class:`SubmissionRejected` when the key is not one of ``eval_sets`` (the leaderboard's
+    registered eval sets and protocols), and listing every mismatch, missing, extra or duplicated
+    task, and key mismatch found.
     """
     from harness.evaluation.evaluator import validate_results
 
@@ -72,6 +75,7 @@ def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = No
         raise SubmissionRejected(sub.source, problems)
     key = ComparabilityKey.from_result(sub.result)
     prov = sub.result["provenance"]
+    eval_set = eval_sets.check(key, prov["env_kwargs"], prov.get("limit"), sub.source)
     trajs = []
     for n, row in enumerate(sub.trajectories, 1):
         try:
@@ -108,7 +112,7 @@ def verify_submission(sub: Submission, env_overrides: dict[str, Any] | None = No
     from harness.provenance import git_state
 
     summary = {"verifier_version": VERIFIER_VERSION, "episodes": len(trajs), "steps": steps, "env_version": env.version,
-               "harness_git": git_state()}  # fmt: skip
+               "eval_set": eval_set.name, "harness_git": git_state()}  # fmt: skip
     return summary, trajs
 
 

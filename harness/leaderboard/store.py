@@ -6,6 +6,7 @@ Local layout (``leaderboard/`` in the project, or any folder)::
     entries/<key-hash>/<entry-id>.json   one accepted entry, created once, read-only, never rewritten
     scores/<key-hash>/<entry-id>.<scorer-hash>.json   action efficiency under a pinned scorer
     scorers.json                         the pinned scorer of each key
+    eval_sets.json                       the eval sets and step-cap protocols ranked here (eval_sets.py)
     reference/*.json                     numbers reported by papers (never ranked)
     README.md, index.html                rendered by ``harness leaderboard``
 
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.leaderboard.entry import entry_schema
+from harness.leaderboard.eval_sets import FILE as EVAL_SETS_FILE
+from harness.leaderboard.eval_sets import EvalSets, load_eval_sets, parse_eval_sets
 from harness.leaderboard.sealing import read_stored_entry
 
 LOCK_FILE = ".submit.lock"
@@ -58,6 +61,10 @@ class LocalLeaderboard:
 
     def __repr__(self) -> str:
         return f"local leaderboard {self.root}"
+
+    def eval_sets(self) -> EvalSets:
+        """The eval sets and protocols this folder registers (``eval_sets.json``)."""
+        return load_eval_sets(self.root)
 
     def write_schema(self) -> Path:
         """Write ``schema.json`` (the package's entry schema) when it is missing or stale."""
@@ -161,6 +168,22 @@ class HubLeaderboard:
 
     def __repr__(self) -> str:
         return f"Hub leaderboard {self.repo} on {self.endpoint}"
+
+    def eval_sets(self) -> EvalSets:
+        """The eval sets the leaderboard dataset registers: its ``eval_sets.json`` on main (none when absent)."""
+        from huggingface_hub import errors
+
+        def download() -> str | None:
+            try:
+                return self.api.hf_hub_download(self.repo, EVAL_SETS_FILE, repo_type="dataset")
+            except errors.EntryNotFoundError:  # a repo without the file registers nothing
+                return None
+
+        where = f"{self.repo}/{EVAL_SETS_FILE}"
+        path = self._call(download)
+        if path is None:
+            return EvalSets({}, [], where)
+        return parse_eval_sets(json.loads(Path(path).read_text(encoding="utf-8")), where)
 
     def find_duplicate(self, entry: dict[str, Any]) -> str | None:
         """Why ``entry`` duplicates one already merged into the leaderboard dataset, or ``None``."""

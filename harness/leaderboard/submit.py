@@ -1,7 +1,8 @@
 """``harness submit``: read a result folder, verify it by replay, refuse duplicates, store it.
 
 The steps, each of which rejects with a reason: the folder holds a schema-valid ``results.json``
-and ``trajectories.jsonl``; the pinned environment can be built from the recorded ``env_kwargs``
+and ``trajectories.jsonl``; its eval set, step budget and env options are a set the leaderboard
+registers (:mod:`~harness.leaderboard.eval_sets`); the pinned environment can be built from the recorded ``env_kwargs``
 and reproduces the declared comparability key; every task of the eval set has exactly one
 trajectory; replaying every logged action gives the logged observations and rewards; the metrics
 recompute; the entry is not already on the board (same key and same episodes, whatever the
@@ -45,7 +46,11 @@ def submit(
     ``execution`` (:class:`~harness.execution.settings.ExecutionSettings`): where the action-efficiency
     scorer's rollouts run (default: here)."""
     sub = read_submission(folder, method)
-    verification, trajectories = verify_submission(sub, env_overrides)
+    try:
+        eval_sets = board.eval_sets()
+    except ValueError as e:
+        raise SubmissionRejected(sub.source, [f"cannot read the leaderboard's eval sets: {e}"]) from None
+    verification, trajectories = verify_submission(sub, eval_sets, env_overrides)
     entry = build_entry(sub, verification, trajectories)
     location = _store(board, entry, sub.source)
     record, note = None, ""
@@ -112,10 +117,11 @@ def reverify(board: LocalLeaderboard, log: Callable[[str], None] = print) -> lis
 
     entries, problems = board.scan()
     failures = [terminal_text(p) for p in problems]
+    eval_sets = board.eval_sets()
     for e in entries:
         sub = Submission(f"entry {e['entry_id']}", e["result"], e["trajectories"], e["submission"]["recipe"], e["method"])
         try:
-            verify_submission(sub)
+            verify_submission(sub, eval_sets)
             log(f"entry {e['entry_id']} ({terminal_text(e['method'])}): replays exactly")
         except SubmissionRejected as err:
             failures.append(str(err))
