@@ -18,7 +18,7 @@ def _registry_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--registry", choices=REGISTRY_KINDS, default="local", help="local (default: a folder of git repos) or hub")
     p.add_argument(
-        "--registry-path", default=None, help="local registry folder (default: $HARNESS_REGISTRY or ~/.cache/harness/registry)"
+        "--registry-path", default=None, help="local registry folder (default: $HARNESS_REGISTRY, else $HARNESS_CACHE/registry; HARNESS_CACHE defaults to ~/.cache/harness)"
     )
     p.add_argument("--endpoint", default=None, help="Hub endpoint (default: $HF_ENDPOINT or https://huggingface.co)")
     return p

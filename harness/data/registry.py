@@ -30,6 +30,7 @@ from harness.data.folder import (
     write_manifest,
 )
 from harness.data.hashing import dataset_hash
+from harness.locations import datasets_cache
 
 if TYPE_CHECKING:
     import datasets
@@ -80,11 +81,6 @@ def check_tag(tag: str | None) -> str | None:
     if not _TAG.match(tag) or tag == "main" or re.fullmatch(r"[0-9a-f]{7,40}", tag):
         raise DataError(f"invalid tag '{tag}': use a release name such as v1 or v2.1 (not 'main', not a commit id)")
     return tag
-
-
-def default_registry_path() -> Path:
-    """The local registry folder: ``$HARNESS_REGISTRY`` or ``~/.cache/harness/registry``."""
-    return Path(os.environ.get("HARNESS_REGISTRY") or Path.home() / ".cache" / "harness" / "registry")
 
 
 def stage_publish(folder: Path, existing: dict[str, Any] | None, repo: str) -> tuple[dict[str, Path], dict[str, Any], str]:
@@ -198,8 +194,7 @@ class Registry(ABC):
     def load(self, repo: str, config: str, split: str, revision: str = "main", cache_dir: Path | None = None) -> datasets.Dataset:
         """``config``/``split`` of ``repo`` at ``revision`` as a verified ``datasets.Dataset`` (cached by commit)."""
         commit = self.resolve(repo, revision)
-        cache = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness")) / "datasets"
-        out = Path(cache_dir or cache) / repo / commit
+        out = Path(cache_dir or datasets_cache()) / repo / commit
         try:
             return load_split(out, config, split)
         except (DataError, FileNotFoundError):
