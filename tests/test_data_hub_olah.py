@@ -156,3 +156,13 @@ def test_unknown_repo_and_read_only_server_are_errors(served, online, tmp_path):
         hub.download("acme/nothing", "expert_trajectories", "valid", "v1", tmp_path / "x")
     with pytest.raises(PublishError, match="nothing was published.*405"):
         hub.publish(served["root"] / "ds", REPO, tag="v3")
+
+
+def test_a_whole_revision_through_the_hub_protocol_is_every_split_of_it(served, online, tmp_path):
+    from harness.data.hub_registry import HubRegistry
+
+    hub = HubRegistry(endpoint=served["url"], cache_dir=tmp_path / "hf-cache")
+    got = hub.download_splits(REPO, "v1", tmp_path / "v1")  # no config, no split: the whole revision
+    assert got.commit == served["v1"].commit and list(got.splits) == ["expert_trajectories/valid"]
+    assert load_split(tmp_path / "v1", "expert_trajectories", "valid").to_list() == served["v1_rows"]
+    assert read_manifest(tmp_path / "v1")["dataset_hash"] == served["v1"].dataset_hash

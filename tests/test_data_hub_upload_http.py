@@ -20,7 +20,7 @@ import pytest
 
 from harness.data.build import BuildConfig, build
 from harness.data.errors import PublishError
-from harness.data.folder import read_manifest
+from harness.data.folder import load_split, read_manifest
 
 
 class FakeHub:
@@ -208,3 +208,31 @@ def test_http_publish_existing_tag_is_refused_before_any_commit(fake_hub, folder
     with pytest.raises(PublishError, match="tag 'v1' already exists"):
         reg.publish(folder, "acme/webshop", tag="v1")
     assert len(fake_hub.commits["acme/webshop"]) == 1
+
+
+def test_http_download_of_a_whole_revision_or_a_config_is_exactly_that_revision(
+    fake_hub, folder, tmp_path, small_catalog
+):
+    from harness.data.errors import UnknownNameError
+
+    reg = _registry(fake_hub, tmp_path)
+    catalog = {"data": str(small_catalog)}
+    build(BuildConfig(split="valid", config="tasks", limit=4, env_kwargs=catalog), folder)
+    v1_rows = {k: load_split(folder, *k.split("/")).to_list() for k in ("expert_trajectories/valid", "tasks/valid")}
+    v1 = reg.publish(folder, "acme/webshop", tag="v1")
+    build(BuildConfig(split="valid", limit=5, env_kwargs=catalog), folder, append=True)
+    build(BuildConfig(split="test", config="tasks", limit=2, env_kwargs=catalog), folder)
+    v2 = reg.publish(folder, "acme/webshop", tag="v2")
+
+    got = reg.download_splits("acme/webshop", "v1", tmp_path / "all")
+    assert got.commit == v1.commit and sorted(got.splits) == sorted(v1_rows)  # nothing of v2
+    assert read_manifest(tmp_path / "all")["splits"].keys() == v1_rows.keys()
+    for key, rows in v1_rows.items():
+        assert load_split(tmp_path / "all", *key.split("/")).to_list() == rows
+        assert got.splits[key]["source"]["commit"] == v1.commit
+    tasks = reg.download_splits("acme/webshop", "v2", tmp_path / "tasks", config="tasks")
+    assert sorted(tasks.splits) == ["tasks/test", "tasks/valid"] and tasks.commit == v2.commit
+    unknown_config = r"unknown config 'pairs' in dataset repo acme/webshop at revision v2 on .*Known: expert_trajectories, tasks"
+    with pytest.raises(UnknownNameError, match=unknown_config):
+        reg.download_splits("acme/webshop", "v2", tmp_path / "none", config="pairs")
+    assert not (tmp_path / "none").exists()

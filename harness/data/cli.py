@@ -18,7 +18,7 @@ def _registry_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--registry", choices=REGISTRY_KINDS, default="local", help="local (default: a folder of git repos) or hub")
     p.add_argument(
-        "--registry-path", default=None, help="local registry folder (default: $HARNESS_REGISTRY or ~/.cache/harness/registry)"
+        "--registry-path", default=None, help="local registry folder (default: $HARNESS_REGISTRY, else $HARNESS_CACHE/registry; HARNESS_CACHE defaults to ~/.cache/harness)"
     )
     p.add_argument("--endpoint", default=None, help="Hub endpoint (default: $HF_ENDPOINT or https://huggingface.co)")
     return p
@@ -73,12 +73,15 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from harness.data.folder import read_manifest, split_key
-
-    out = _registry(args).download(args.repo, args.config, args.split, args.revision, Path(args.output))
-    entry = read_manifest(out)["splits"][split_key(args.config, args.split)]
-    print(f"downloaded {args.repo}@{args.revision} {args.config}/{args.split} (commit {entry['source']['commit'][:12]}) to {out}")
-    print(f"verified: {entry['num_rows']} rows, content hash {entry['content_hash']}")
+    got = _registry(args).download_splits(args.repo, args.revision, Path(args.output), args.config, args.split)
+    configs = sorted({e["config"] for e in got.splits.values()})
+    n = len(got.splits)
+    print(
+        f"downloaded {got.repo}@{got.revision} (commit {got.commit}) to {got.folder}: "
+        f"{n} split{'s' * (n != 1)} of {len(configs)} config{'s' * (len(configs) != 1)} ({', '.join(configs)})"
+    )
+    for key, entry in got.splits.items():
+        print(f"  {key} verified: {entry['num_rows']} rows, content hash {entry['content_hash']}")
     return 0
 
 
@@ -206,12 +209,14 @@ def register_data_commands(data: argparse._SubParsersAction) -> None:
     p.add_argument("--message", default=None)
     p.set_defaults(func=_publish)
 
-    d = data.add_parser("download", parents=[reg], help="download and verify one config/split at a revision")
+    d = data.add_parser(
+        "download", parents=[reg], help="download and verify a revision: every config and split, one config, or one split"
+    )
     d.add_argument("repo", help="ORG/NAME")
-    d.add_argument("--config", required=True)
-    d.add_argument("--split", required=True)
+    d.add_argument("--config", default=None, help="only this config (default: every config of the revision)")
+    d.add_argument("--split", default=None, help="only this split of --config (default: every split)")
     d.add_argument("--revision", default="main", help="tag, branch or commit (default: main)")
-    d.add_argument("--output", required=True, help="dataset folder to write (created; other splits there are kept)")
+    d.add_argument("--output", required=True, help="dataset folder to write (created; splits already there and not downloaded are kept)")
     d.set_defaults(func=_download)
 
     ls = data.add_parser("list", parents=[reg], help="list dataset repos, or one repo's revisions and splits")

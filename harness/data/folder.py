@@ -95,16 +95,38 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+def config_entries(manifest: dict[str, Any], config: str, where: str) -> dict[str, dict[str, Any]]:
+    """The manifest entries (``config/split`` -> entry) of every split of ``config``, or an error listing the configs."""
+    entries = {k: e for k, e in manifest["splits"].items() if e["config"] == config}
+    if not entries:
+        raise unknown("config", config, sorted({e["config"] for e in manifest["splits"].values()}), where)
+    return entries
+
+
 def manifest_entry(manifest: dict[str, Any], config: str, split: str, where: str) -> dict[str, Any]:
     """The manifest entry of ``config``/``split``, or an error listing the configs and splits there are."""
+    entries = config_entries(manifest, config, where)
     key = split_key(config, split)
-    if key in manifest["splits"]:
-        return manifest["splits"][key]
-    configs = sorted({e["config"] for e in manifest["splits"].values()})
-    if config not in configs:
-        raise unknown("config", config, configs, where)
-    splits = sorted(e["split"] for e in manifest["splits"].values() if e["config"] == config)
-    raise unknown("split", split, splits, f"config '{config}' of {where}")
+    if key in entries:
+        return entries[key]
+    raise unknown("split", split, sorted(e["split"] for e in entries.values()), f"config '{config}' of {where}")
+
+
+def select_splits(manifest: dict[str, Any], config: str | None, split: str | None, where: str) -> dict[str, dict[str, Any]]:
+    """The manifest entries (``config/split`` -> entry) that ``config`` and ``split`` name.
+
+    Both given: that one split; ``config`` only: every split of it; neither: every split in the
+    manifest. Unknown names raise an error listing the ones there are.
+    """
+    if config is None:
+        if split is not None:
+            raise DataError(f"split '{split}' of {where} needs its config: give --config too, or neither for every split")
+        if not manifest["splits"]:
+            raise DataError(f"{where} has no splits; publish some with `harness data publish`")
+        return dict(manifest["splits"])
+    if split is None:
+        return config_entries(manifest, config, where)
+    return {split_key(config, split): manifest_entry(manifest, config, split, where)}
 
 
 def read_parquet(path: Path, where: str) -> Any:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.data.errors import CorruptFileError, DataError, PublishError, UnknownNameError, unknown
-from harness.data.folder import MANIFEST, manifest_entry, parse_manifest, split_key
+from harness.data.errors import DataError, PublishError, UnknownNameError, unknown
+from harness.data.folder import MANIFEST, parse_manifest, split_key
 from harness.data.registry import (
     CARD,
     Published,
@@ -23,7 +23,6 @@ from harness.data.registry import (
     check_repo_id,
     check_tag,
     commit_message,
-    finish_download,
     stage_publish,
 )
 
@@ -96,7 +95,17 @@ class HubRegistry(Registry):
             return []
         return [b.name for b in refs.branches] + [t.name for t in refs.tags]
 
-    def _fetch(self, repo: str, path: str, commit: str, revision: str) -> Path:
+    @property
+    def location(self) -> str:
+        """The Hub endpoint."""
+        return self.endpoint
+
+    def describe(self, repo: str, revision: str) -> str:
+        """``repo`` at ``revision`` on this endpoint, in the words of error messages."""
+        return f"{super().describe(repo, revision)} on {self.endpoint}"
+
+    def fetch_file(self, repo: str, path: str, commit: str, revision: str, scratch: Path | None = None) -> Path:
+        """``path`` of ``repo`` at ``commit``, in the Hugging Face cache (``scratch`` is not used)."""
         from huggingface_hub import errors, hf_hub_download
 
         try:
@@ -132,7 +141,7 @@ class HubRegistry(Registry):
 
     def read_text(self, repo: str, path: str, revision: str = "main") -> str:
         """``path`` of ``repo`` at ``revision`` as text."""
-        return self._fetch(repo, path, self.resolve(repo, revision), revision).read_text(encoding="utf-8")
+        return self.fetch_file(repo, path, self.resolve(repo, revision), revision).read_text(encoding="utf-8")
 
     def list_repos(self, owner: str | None = None) -> list[str]:
         """Dataset repos of ``owner`` (required: the Hub is too large to list whole)."""
@@ -152,22 +161,6 @@ class HubRegistry(Registry):
             {k: e["num_rows"] for k, e in manifest["splits"].items()},
         )
 
-    def download(self, repo: str, config: str, split: str, revision: str = "main", output: Path | None = None) -> Path:
-        """Verify and write ``config``/``split`` of ``repo`` at ``revision`` into dataset folder ``output``."""
-        commit = self.resolve(repo, revision)
-        where = f"dataset repo {repo} at revision {revision} on {self.endpoint}"
-        try:
-            manifest_path = self._fetch(repo, MANIFEST, commit, revision)
-        except FileNotFoundError:
-            raise CorruptFileError(f"{where} has no {MANIFEST}: it was not published by harness") from None
-        manifest = parse_manifest(manifest_path.read_text(encoding="utf-8"), f"{MANIFEST} of {where}")
-        (rel,) = manifest_entry(manifest, config, split, where)["files"]
-        fetched = self._fetch(repo, rel, commit, revision)
-        source = {"registry": "hub", "location": self.endpoint, "repo": repo, "revision": revision, "commit": commit}
-        return finish_download(
-            Path(output or Path.cwd() / repo.replace("/", "__")), manifest, config, split, fetched, source, where
-        )
-
     # --- publishing --------------------------------------------------------------------------
     def _current(self, repo: str) -> tuple[str | None, dict[str, Any] | None, set[str]]:
         """(head commit, manifest at head or None, tag names) of an existing or new repo."""
@@ -177,7 +170,7 @@ class HubRegistry(Registry):
         names = {s.rfilename for s in (info.siblings or [])}
         manifest = None
         if MANIFEST in names:
-            text = self._fetch(repo, MANIFEST, str(info.sha), "main").read_text(encoding="utf-8")
+            text = self.fetch_file(repo, MANIFEST, str(info.sha), "main").read_text(encoding="utf-8")
             manifest = parse_manifest(text, f"{MANIFEST} of {repo}@main")
         return (str(info.sha) if info.sha else None), manifest, {t.name for t in refs.tags}
 

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.data.errors import CorruptFileError, PublishError, unknown
+from harness.data.errors import PublishError, unknown
 from harness.data.folder import MANIFEST, parse_manifest, split_key
 from harness.data.registry import (
     CARD,
@@ -30,7 +30,6 @@ from harness.data.registry import (
     check_repo_id,
     check_tag,
     commit_message,
-    finish_download,
     stage_publish,
 )
 
@@ -131,24 +130,17 @@ class LocalRegistry(Registry):
         manifest = self.manifest(repo, "main") if "main" in branches else {"splits": {}}
         return RepoInfo(repo, branches, tags, {k: e["num_rows"] for k, e in manifest["splits"].items()})
 
-    def download(self, repo: str, config: str, split: str, revision: str = "main", output: Path | None = None) -> Path:
-        """Verify and write ``config``/``split`` of ``repo`` at ``revision`` into dataset folder ``output``."""
-        commit = self.resolve(repo, revision)
-        where = f"dataset repo {repo} at revision {revision}"
-        try:
-            text = self._blob(repo, commit, MANIFEST, revision).decode("utf-8")
-        except FileNotFoundError:
-            raise CorruptFileError(f"{where} has no {MANIFEST}: it was not published by harness") from None
-        manifest = parse_manifest(text, f"{MANIFEST} of {where}")
-        from harness.data.folder import manifest_entry
+    @property
+    def location(self) -> str:
+        """The registry's folder."""
+        return str(self.root)
 
-        (rel,) = manifest_entry(manifest, config, split, where)["files"]
-        output = Path(output or Path.cwd() / repo.replace("/", "__"))
-        with tempfile.TemporaryDirectory(prefix="harness-fetch-") as tmp:
-            fetched = Path(tmp) / "split.parquet"
-            fetched.write_bytes(self._blob(repo, commit, rel, revision))
-            source = {"registry": "local", "location": str(self.root), "repo": repo, "revision": revision, "commit": commit}
-            return finish_download(output, manifest, config, split, fetched, source, where)
+    def fetch_file(self, repo: str, path: str, commit: str, revision: str, scratch: Path) -> Path:
+        """``path`` of ``repo`` at ``commit``, copied out of git into ``scratch``."""
+        out = Path(scratch) / path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(self._blob(repo, commit, path, revision))
+        return out
 
     # --- publishing --------------------------------------------------------------------------
     def publish(self, folder: Path, repo: str, tag: str | None = None, message: str | None = None) -> Published:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.data.registry import Registry, default_registry_path
+from harness.data.registry import Registry
+from harness.locations import registry_root
 from harness.registry import NameRegistry
 
 REGISTRIES: NameRegistry[type] = NameRegistry("dataset registry")
@@ -17,12 +18,12 @@ REGISTRY_KINDS = tuple(REGISTRIES.names())
 def make_registry(
     kind: str = "local", path: str | Path | None = None, endpoint: str | None = None, token: str | None = None
 ) -> Registry:
-    """The registry of ``kind``: ``local`` (folder ``path``, default :func:`default_registry_path`) or ``hub``."""
+    """The registry of ``kind``: ``local`` (folder ``path``, default :func:`harness.locations.registry_root`) or ``hub``."""
     if kind not in REGISTRIES:
         from harness.data.errors import unknown
 
         raise unknown("registry", kind, list(REGISTRY_KINDS), "--registry")
     cls = REGISTRIES.get(kind)
     if kind == "local":
-        return cls(Path(path) if path else default_registry_path())
+        return cls(Path(path) if path else registry_root())
     return cls(endpoint=endpoint, token=token)

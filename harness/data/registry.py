@@ -3,8 +3,9 @@
 A registry holds dataset repos named ``ORG/NAME``. A repo revision is a commit; releases are tags.
 Each revision has the layout of a dataset folder (:mod:`harness.data.folder`): ``manifest.json``,
 ``README.md`` (the card) and ``<config>/<split>-00000-of-00001.parquet``. Publishing a folder adds
-or replaces its splits and keeps the repo's other splits; downloading one split verifies it before
-anything is written to the output folder.
+or replaces its splits and keeps the repo's other splits. Downloading fetches a whole revision, one
+config or one split, all from the one commit the revision resolves to, and verifies every split
+before anything is written to the output folder.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.data.errors import DataError
+from harness.data.errors import CorruptFileError, DataError
 from harness.data.folder import (
     MANIFEST,
     empty_manifest,
     load_split,
-    manifest_entry,
+    parse_manifest,
     read_manifest,
-    split_key,
+    select_splits,
     verify_folder,
     write_manifest,
 )
 from harness.data.hashing import dataset_hash
+from harness.locations import datasets_cache
 
 if TYPE_CHECKING:
     import datasets
@@ -50,6 +52,20 @@ class Published:
     location: str
     splits: dict[str, str] = field(default_factory=dict)
     """``config/split`` -> content hash, for the splits this publish wrote."""
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """What a download wrote: splits of one revision of a repo, all from one commit."""
+
+    repo: str
+    revision: str
+    commit: str
+    """The commit ``revision`` resolved to."""
+    folder: Path
+    """The dataset folder the splits were written into."""
+    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``config/split`` -> manifest entry (rows, content hash, files, source) of each split written."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +98,6 @@ def check_tag(tag: str | None) -> str | None:
     return tag
 
 
-def default_registry_path() -> Path:
-    """The local registry folder: ``$HARNESS_REGISTRY`` or ``~/.cache/harness/registry``."""
-    return Path(os.environ.get("HARNESS_REGISTRY") or Path.home() / ".cache" / "harness" / "registry")
-
-
 def stage_publish(folder: Path, existing: dict[str, Any] | None, repo: str) -> tuple[dict[str, Path], dict[str, Any], str]:
     """Verify ``folder`` and merge it into the repo's ``existing`` manifest.
 
@@ -117,41 +128,45 @@ def commit_message(published_splits: dict[str, Any], manifest: dict[str, Any], t
 
 
 def finish_download(
-    output: Path, manifest: dict[str, Any], config: str, split: str, fetched: Path, source: dict[str, Any], where: str
-) -> Path:
-    """Verify a fetched split file in a staging folder, then add it to dataset folder ``output``.
+    output: Path, manifest: dict[str, Any], fetched: dict[str, Path], source: dict[str, Any], where: str
+) -> dict[str, dict[str, Any]]:
+    """Verify fetched split files in a staging folder, then add them to dataset folder ``output``.
 
-    ``fetched`` is the parquet file received for ``config``/``split`` of the revision whose manifest is
-    ``manifest``. Nothing is written to ``output`` unless the file verifies.
+    ``fetched`` maps ``config/split`` keys of ``manifest`` (the revision's manifest) to the parquet
+    files received for them. Nothing is written to ``output`` unless every file verifies; splits
+    already in ``output`` that were not fetched are kept. Returns the entries written (with ``source``).
     """
     output = Path(output)
-    entry = manifest_entry(manifest, config, split, where)
-    (rel,) = entry["files"]
+    entries = {key: {**manifest["splits"][key], "source": source} for key in fetched}
     if output.exists() and any(output.iterdir()) and not (output / MANIFEST).exists():
         raise DataError(f"output folder {output} is not empty and is not a dataset folder; choose an empty or new folder")
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=output))
     try:
-        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(fetched, staging / rel)
-        entry = {**entry, "source": source}
-        write_manifest(staging, {**empty_manifest(), "splits": {split_key(config, split): entry}})
+        for key, path in fetched.items():
+            (rel,) = entries[key]["files"]
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staging / rel)
+        write_manifest(staging, {**empty_manifest(), "splits": entries})
         try:
-            load_split(staging, config, split, verify=True, label=where)  # raises, naming the file, when anything is off
+            for entry in entries.values():  # raises, naming the file, when anything is off
+                load_split(staging, entry["config"], entry["split"], verify=True, label=where)
         except Exception:
             shutil.rmtree(staging, ignore_errors=True)
             if created:
                 shutil.rmtree(output, ignore_errors=True)
             raise
         target = read_manifest(output) if (output / MANIFEST).exists() else empty_manifest()
-        target["splits"][split_key(config, split)] = entry
-        (output / rel).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / rel, output / rel)
+        for key, entry in entries.items():
+            (rel,) = entry["files"]
+            (output / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / rel, output / rel)
+            target["splits"][key] = entry
         write_manifest(output, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return output
+    return entries
 
 
 class Registry(ABC):
@@ -170,8 +185,57 @@ class Registry(ABC):
         """The commit id of ``revision`` (tag, branch or commit) of ``repo``."""
 
     @abstractmethod
+    def fetch_file(self, repo: str, path: str, commit: str, revision: str, scratch: Path) -> Path:
+        """A local copy of file ``path`` of ``repo`` at ``commit`` (resolved from ``revision``, which
+        names it in errors), possibly written under folder ``scratch``. Raises ``FileNotFoundError``
+        when the commit has no such file."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the registry is (a folder or an endpoint), as recorded in a download's ``source``."""
+
+    def describe(self, repo: str, revision: str) -> str:
+        """``repo`` at ``revision`` in the words of error messages."""
+        return f"dataset repo {repo} at revision {revision}"
+
+    def download_splits(
+        self,
+        repo: str,
+        revision: str = "main",
+        output: Path | None = None,
+        config: str | None = None,
+        split: str | None = None,
+    ) -> Downloaded:
+        """Fetch ``repo`` at ``revision`` into dataset folder ``output``, verified.
+
+        Without ``config`` and ``split``: every split of every config (the whole revision); with
+        ``config`` only: every split of it; with both: that split. The revision is resolved to one
+        commit first, so every split comes from the same commit, and nothing is written to ``output``
+        unless every split verifies (checksum, schema, row ids, content hash).
+        """
+        if split is not None and config is None:
+            raise DataError(f"--split {split} needs --config: name both, only the config, or neither for the whole revision")
+        commit = self.resolve(repo, revision)
+        where = self.describe(repo, revision)
+        output = Path(output or Path.cwd() / repo.replace("/", "__"))
+        with tempfile.TemporaryDirectory(prefix="harness-fetch-") as tmp:
+            try:
+                text = self.fetch_file(repo, MANIFEST, commit, revision, Path(tmp)).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise CorruptFileError(f"{where} has no {MANIFEST}: it was not published by harness") from None
+            manifest = parse_manifest(text, f"{MANIFEST} of {where}")
+            chosen = select_splits(manifest, config, split, where)
+            fetched = {
+                key: self.fetch_file(repo, rel, commit, revision, Path(tmp)) for key, e in chosen.items() for rel in e["files"]
+            }
+            source = {"registry": self.kind, "location": self.location, "repo": repo, "revision": revision, "commit": commit}
+            splits = finish_download(output, manifest, fetched, source, where)
+        return Downloaded(repo, revision, commit, output, splits)
+
     def download(self, repo: str, config: str, split: str, revision: str = "main", output: Path | None = None) -> Path:
         """Fetch ``config``/``split`` of ``repo`` at ``revision`` into dataset folder ``output``, verified."""
+        return self.download_splits(repo, revision, output, config, split).folder
 
     @abstractmethod
     def read_text(self, repo: str, path: str, revision: str = "main") -> str:
@@ -191,15 +255,12 @@ class Registry(ABC):
 
     def manifest(self, repo: str, revision: str = "main") -> dict[str, Any]:
         """The manifest of ``repo`` at ``revision``."""
-        from harness.data.folder import parse_manifest
-
         return parse_manifest(self.read_text(repo, MANIFEST, revision), f"{MANIFEST} of {repo}@{revision}")
 
     def load(self, repo: str, config: str, split: str, revision: str = "main", cache_dir: Path | None = None) -> datasets.Dataset:
         """``config``/``split`` of ``repo`` at ``revision`` as a verified ``datasets.Dataset`` (cached by commit)."""
         commit = self.resolve(repo, revision)
-        cache = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness")) / "datasets"
-        out = Path(cache_dir or cache) / repo / commit
+        out = Path(cache_dir or datasets_cache()) / repo / commit
         try:
             return load_split(out, config, split)
         except (DataError, FileNotFoundError):

@@ -2,7 +2,7 @@
 
 The data root is, in order: the ``data`` argument (``--data`` on the command line), the
 ``HARNESS_SHARED_DATA`` environment variable, else ``<repo>/../shared/data`` (the layout of the
-project's checkout and CI) and then ``$HARNESS_CACHE/data`` (where ``harness data fetch`` puts
+project's checkout and CI) and then ``$HARNESS_CACHE/data`` (:func:`harness.locations.env_data_cache`, where ``harness data fetch`` puts
 downloads). Each environment reads one sub-folder of it (``alfworld``, ``intercode_sql``). A missing
 or incomplete folder is an error that names the paths and the fix.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from harness.locations import env_data_cache
 
 ENV_VAR = "HARNESS_SHARED_DATA"
 
@@ -30,7 +32,7 @@ def default_data_root() -> Path:
 def _default_roots() -> list[Path]:
     if os.environ.get(ENV_VAR):
         return [default_data_root()]
-    return [default_data_root(), cache_root() / "data"]
+    return [default_data_root(), env_data_cache()]
 
 
 def resolve_data_dir(name: str, data: str | os.PathLike | None, required: list[str], fix: str) -> Path:
@@ -56,8 +58,3 @@ def resolve_data_dir(name: str, data: str | os.PathLike | None, required: list[s
         f"{name} data not found: {problem} (looked in {where}, from {source}). {fix} "
         f"Point to the folder with --data DIR (or data=... in Python) or set {ENV_VAR}=<folder containing {name}/>."
     )
-
-
-def cache_root() -> Path:
-    """Root of harness's on-disk caches: ``$HARNESS_CACHE`` or ``~/.cache/harness``."""
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))

@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.envs.shared_data import cache_root
+from harness.locations import env_data_cache
 
 RELEASE = "https://github.com/alfworld/alfworld/releases/download/0.2.2/"
 ARCHIVES = (RELEASE + "json_2.1.1_json.zip", RELEASE + "json_2.1.1_tw-pddl.zip")
@@ -25,7 +25,7 @@ ARCHIVES = (RELEASE + "json_2.1.1_json.zip", RELEASE + "json_2.1.1_tw-pddl.zip")
 
 def default_destination() -> Path:
     """Where fetched data goes by default (found there by the environment without ``--data``)."""
-    return cache_root() / "data" / "alfworld"
+    return env_data_cache() / "alfworld"
 
 
 def _download(url: str, target: Path, progress: Callable[[str], None]) -> str:

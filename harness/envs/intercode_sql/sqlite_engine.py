@@ -20,7 +20,7 @@ from pathlib import Path
 from harness.envs.intercode_sql import collation, dialect
 from harness.envs.intercode_sql.dump import Column, Table, read_dump
 from harness.envs.intercode_sql.engine import MAX_ROWS, QueryResult
-from harness.envs.shared_data import cache_root
+from harness.locations import cache_root
 
 BUILD_VERSION = "b1"  # bump when the SQLite copy's layout or types change
 OP_BUDGET = 20_000  # progress-handler calls (x 1,000 VM steps) before a query is interrupted

@@ -228,9 +228,9 @@ def write_catalog(output: str | Path, n_products: int = DEFAULT_PRODUCTS, n_goal
 
 def default_catalog_dir() -> Path:
     """The default generated catalog, created on first use in the cache and reused afterwards."""
-    from harness.envs.webshop.search import default_cache_dir
+    from harness.locations import cache_root
 
-    path = default_cache_dir() / "webshop-catalog" / f"gen-v{GENERATOR_VERSION}-p{DEFAULT_PRODUCTS}-g{DEFAULT_GOALS}-s{DEFAULT_SEED}"
+    path = cache_root() / "webshop-catalog" / f"gen-v{GENERATOR_VERSION}-p{DEFAULT_PRODUCTS}-g{DEFAULT_GOALS}-s{DEFAULT_SEED}"
     if not (path / "items_human_ins.json").exists():
         write_catalog(path)
     return path

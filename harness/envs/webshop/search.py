@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from harness.envs.webshop.catalog import Catalog, Product
+from harness.locations import cache_root
 
 # What results a search gives (analyzer, indexed text, ranking). It is hashed into the catalog
 # fingerprint, hence into the environment version: bump it only when results can change.
@@ -30,11 +31,6 @@ SEARCH_VERSION = "tantivy-en_stem-v1"
 INDEX_FORMAT = "v2"
 SEARCH_RETURN_N = 50  # results the original returns per search
 _NON_WORD = re.compile(r"[^0-9a-z]+")
-
-
-def default_cache_dir() -> Path:
-    """Root of harness's on-disk caches: ``$HARNESS_CACHE`` or ``~/.cache/harness``."""
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
 
 
 def product_document(p: Product) -> str:
@@ -92,7 +88,7 @@ class ProductSearch:
 
         self.catalog = catalog
         self.fingerprint = catalog_fingerprint(catalog)
-        self.path = (cache_dir or default_cache_dir()) / "webshop-index" / f"{self.fingerprint}-{INDEX_FORMAT}"
+        self.path = (cache_dir or cache_root()) / "webshop-index" / f"{self.fingerprint}-{INDEX_FORMAT}"
         self.built = False
         if not (self.path / "meta.json").exists():
             build_index(catalog, self.path)
