@@ -152,7 +152,13 @@ def test_the_expert_flag_is_raised_for_expert_episodes_under_another_label(tmp_p
     result["policy"] = result["provenance"]["policy"]["spec"] = "hf:my-own-model"
     (relabelled / "results.json").write_text(json.dumps(result))
     rows = [json.loads(line) for line in (relabelled / "trajectories.jsonl").read_text().splitlines()]
-    rows = [Trajectory.from_dict({**r, "policy": "hf:my-own-model"}).to_dict() for r in rows]
+    for r in rows:  # and disguised: WebShop reads click[B0Z1S9NWDO] as click[b0z1s9nwdo]
+        for step in r["steps"]:
+            if step["action"].startswith("click["):
+                step["text"] = step["text"].replace(step["action"], step["action"].lower())
+                step["action"] = step["action"].lower()
+    rows = [Trajectory.from_dict({**{k: v for k, v in r.items() if k != "id"}, "policy": "hf:my-own-model"}).to_dict()
+            for r in rows]  # fmt: skip
     (relabelled / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     boards = {name: tmp_path / name for name in ("expert", "relabelled", "model")}

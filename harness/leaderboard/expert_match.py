@@ -1,10 +1,13 @@
-"""The expert flag: how many of an entry's episodes are the scripted expert's, action for action.
+"""The expert flag: how many of an entry's episodes are the scripted expert's, step for step.
 
 Replay accepts any episodes the environment agrees with, including the privileged scripted expert's
 (it reads the goal) relabelled as a model. :func:`expert_match` plays the expert on every task of
 the entry in the pinned environment, with the entry's per-episode seeds, and counts the episodes
-whose action sequence equals the expert's (thoughts are not compared: their wording varies with the
-seed, and a copy would reword them). The result is cached as ``expert_match/<entry-id>.json`` under
+whose actions do what the expert's do: the same number of steps, each answered by the environment
+with the same observation, reward and end. That is the action sequence as the environment reads it:
+WebShop lower-cases ``click[B0Z1S9NWDO]``, so comparing the strings would let a copy dodge the flag by
+changing case (and did miss the project's first expert entry, written when the expert clicked
+lower-case ids). Thoughts are not compared: their wording varies with the seed. The result is cached as ``expert_match/<entry-id>.json`` under
 the leaderboard (:mod:`~harness.leaderboard.check_records`: atomic, content-hashed, checked by
 ``--verify``); ``harness leaderboard --expert-match`` computes the missing ones.
 
@@ -82,6 +85,11 @@ def is_expert_entry(entry: dict[str, Any]) -> bool:
     return entry["result"]["policy"] in EXPERT_SPECS
 
 
+def transitions(t: Trajectory) -> list[tuple[str, float, bool]]:
+    """What the environment answered to each action of ``t`` (observation, reward, end)."""
+    return [(s.observation, s.reward, s.done) for s in t.steps]
+
+
 def check_match_record(record: dict[str, Any]) -> list[str]:
     """What an expert-match record derives from its own content."""
     problems = []
@@ -111,7 +119,7 @@ def expert_match(root: str | Path, entry: dict[str, Any], env_overrides: dict[st
     stored = [Trajectory.from_dict(t) for t in entry["trajectories"]]
     seeds = [t.seed if t.seed is not None else prov["seed"] for t in stored]
     expert = run_episodes(env_factory(key["env_id"], **env_kwargs), [t.task_id for t in stored], ExpertPolicy(), seeds=seeds)
-    matching = [s.task_id for s, x in zip(stored, expert, strict=True) if s.actions == x.actions]
+    matching = [s.task_id for s, x in zip(stored, expert, strict=True) if transitions(s) == transitions(x)]
     record = {
         "format": RECORD_FORMAT,
         "kind": "expert_match",
@@ -121,6 +129,7 @@ def expert_match(root: str | Path, entry: dict[str, Any], env_overrides: dict[st
         "method": entry["method"],
         "policy": entry["result"]["policy"],
         "env_version": env.version,
+        "compared": "the environment's answer (observation, reward, end) to every action",
         "n": len(stored),
         "matching": len(matching),
         "matching_task_ids": matching,
