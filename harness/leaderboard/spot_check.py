@@ -338,10 +338,11 @@ def spot_check(root: str | Path, entry_id: str, samples: int, seed: int = 0, mod
 def describe_spot_check(record: dict[str, Any], path: Path | None = None) -> str:
     """The terminal report of a spot check: agreement, then each episode that differs."""
     s, m = record["summary"], record["model"]
-    weights = ", ".join(f"{n} {h[:12]}" for n, h in (m.get("weights_sha256") or {}).items()) or "scripted, no weights"
+    weights = ", ".join(f"{n} {h[:12]}" for n, h in (m.get("weights_sha256") or {}).items())
+    weights = f"weights sha256 {weights}, as recorded" if weights else "a scripted policy, no weights"
     lines = [
         f"spot check of entry {record['entry_id']} ('{terminal_text(record['method'])}') with {terminal_text(m.get('path') or m['spec'])} "
-        f"(weights sha256 {weights}, as recorded)",
+        f"({weights})",
         f"  episodes with identical actions {s['episodes_identical']}/{s['samples']} (replies too: {s['replies_identical']}), "
         f"steps agreeing {s['steps_agreeing']}/{s['steps']}, final rewards equal {s['rewards_equal']}/{s['samples']}: "
         f"{'AGREES' if s['agrees'] else 'DISAGREES'}",
