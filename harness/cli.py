@@ -177,6 +177,17 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from harness.leaderboard.submit import reverify
 
     board = LocalLeaderboard(args.leaderboard)
+    if args.spot_check:
+        return _spot_check(args)
+    if args.samples is not None or args.model is not None:
+        raise UserError("--samples and --model go with --spot-check ENTRY_ID")
+    if args.expert_match:
+        from harness.leaderboard.expert_match import compute_expert_matches
+
+        overrides = {"data": args.data} if args.data else None
+        n = compute_expert_matches(board.root, board.entries(), env_overrides=overrides)
+        print(f"computed {n} expert match(es) in {board.root / 'expert_match'}")
+        return 0
     if args.register_eval_set:
         from harness.leaderboard.eval_sets import register_eval_set
 
@@ -189,12 +200,24 @@ def _leaderboard(args: argparse.Namespace) -> int:
     if args.verify:
         failures = reverify(board)
         if failures:
-            raise UserError("stored entries no longer replay:\n" + "\n".join(failures))
+            raise UserError("stored entries or their check records failed verification:\n" + "\n".join(failures))
     if args.score:
         score_missing(board.root, board.entries(), execution=_scoring_execution(args))
     print(publish(args.leaderboard, args.env))
     print(f"\nwrote {args.leaderboard}/README.md and {args.leaderboard}/index.html")
     return 0
+
+
+def _spot_check(args: argparse.Namespace) -> int:
+    from harness.leaderboard.spot_check import describe_spot_check, spot_check
+
+    if args.samples is None:
+        raise UserError("--spot-check needs --samples K (how many of the entry's episodes to regenerate)")
+    overrides = {"data": args.data} if args.data else None
+    record, path = spot_check(args.leaderboard, args.spot_check, args.samples, seed=args.seed, model=args.model,
+                              env_overrides=overrides)  # fmt: skip
+    print(describe_spot_check(record, path))
+    return 0 if record["summary"]["agrees"] else 1
 
 
 def _add_worker_args(parser: argparse.ArgumentParser) -> None:
@@ -297,7 +320,18 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--env", default=None, help="only this environment in the terminal table")
     lb.add_argument("--leaderboard", default=os.environ.get("HARNESS_LEADERBOARD", "leaderboard"), help="leaderboard folder")
     lb.add_argument("--score", action="store_true", help="first compute missing action-efficiency scores (pinned scorers)")
-    lb.add_argument("--verify", action="store_true", help="first replay every stored entry again")
+    lb.add_argument("--verify", action="store_true",
+                    help="first replay every stored entry again and check the spot-check and expert-match records")
+    lb.add_argument("--spot-check", default=None, metavar="ENTRY_ID",
+                    help="only regenerate --samples K of this entry's episodes with the model it names and compare "
+                         "(writes spot_checks/ENTRY_ID.json; exit status 1 when they disagree)")
+    lb.add_argument("--samples", type=int, default=None, metavar="K", help="episodes to regenerate (with --spot-check)")
+    lb.add_argument("--seed", type=int, default=0, help="seed of the spot check's task sample (default 0)")
+    lb.add_argument("--model", default=None, metavar="PATH",
+                    help="a local copy of the entry's model (with --spot-check; default: the recorded path or Hub id)")
+    lb.add_argument("--expert-match", action="store_true",
+                    help="only compute, for every entry without one, the fraction of episodes equal to the scripted expert's")
+    lb.add_argument("--data", default=None, help="where the environment's data lives here, if not at the recorded path")
     lb.add_argument("--register-eval-set", default=None, metavar="RESULT_DIR",
                     help="maintainers: register the eval set of this evaluation (replayed first) as a ranked section")
     lb.add_argument("--name", default=None, help="with --register-eval-set: the set's name, e.g. alfworld-unseen")

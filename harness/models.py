@@ -143,11 +143,19 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+MODEL_SIDE_FILES = (
+    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "chat_template.jinja", "tokenizer.model", "vocab.json", "merges.txt",
+)  # fmt: skip
+"""A model folder's files besides the weights that change what it generates (hashed in its provenance)."""
+
+
 def model_provenance(name_or_path: str, config: Any = None, hash_limit_bytes: int = 1 << 30) -> dict[str, Any]:
     """What identifies the weights: the name given, where it resolved, the Hub revision, weight hashes.
 
     Safetensors files are hashed (sha256) when together smaller than ``hash_limit_bytes``; larger
-    checkpoints record file sizes and the Hub commit instead. A folder from ``harness model init``
+    checkpoints record file sizes and the Hub commit instead. The small files that also decide the
+    replies (:data:`MODEL_SIDE_FILES`: config, tokenizer, chat template) are hashed as ``files_sha256``. A folder from ``harness model init``
     also contributes its manifest.
     """
     import hashlib
@@ -164,6 +172,10 @@ def model_provenance(name_or_path: str, config: Any = None, hash_limit_bytes: in
         out["weights_bytes"] = sizes
         if sum(sizes.values()) <= hash_limit_bytes:
             out["weights_sha256"] = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+        # the tokenizer, chat template and generation defaults shape every reply as much as the weights
+        side = [folder / n for n in MODEL_SIDE_FILES if (folder / n).is_file()]
+        if side:
+            out["files_sha256"] = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in side}
         if (folder / MANIFEST).exists():
             out["harness_model"] = json.loads((folder / MANIFEST).read_text())
     return out

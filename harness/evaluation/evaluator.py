@@ -127,11 +127,14 @@ def eval_sampling(config: EvalConfig) -> Any:
 
 
 def prompt_provenance(config: EvalConfig) -> dict[str, Any]:
-    """How the prompts were built: the in-context examples' count, train task ids and content hash."""
-    from harness.prompting import icl_examples
+    """How the prompts were built: the in-context examples' count, train task ids and content hash, and
+    the hash of the task description every prompt starts with (so a regeneration can tell it changed)."""
+    from harness.prompting import TASK_DESCRIPTIONS, icl_examples
 
     examples, example_ids = icl_examples(config.env, config.env_kwargs, config.icl)
-    return {"icl": config.icl, "icl_task_ids": example_ids, "icl_hash": content_hash(examples) if examples else None}
+    description = TASK_DESCRIPTIONS.get(config.env)
+    return {"icl": config.icl, "icl_task_ids": example_ids, "icl_hash": content_hash(examples) if examples else None,
+            "task_description_hash": content_hash(description) if description is not None else None}  # fmt: skip
 
 
 def evaluation_task_ids(config: EvalConfig) -> list[str]:

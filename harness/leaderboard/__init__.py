@@ -8,6 +8,10 @@
   separate git repository: see that module), or pull requests on the Hub's leaderboard dataset;
 - :mod:`~harness.leaderboard.submit`: ``harness submit``;
 - :mod:`~harness.leaderboard.scoring`: action efficiency with the scorer pinned per key;
+- :mod:`~harness.leaderboard.spot_check`: ``harness leaderboard --spot-check``, regenerating a sample
+  of an entry's episodes with the model it names; :mod:`~harness.leaderboard.expert_match`: the flag
+  on entries made of the scripted expert's episodes; :mod:`~harness.leaderboard.check_records`: their
+  content-hashed records (``spot_checks/``, ``expert_match/``), checked by ``--verify``;
 - :mod:`~harness.leaderboard.board`, :mod:`~harness.leaderboard.tables`, :mod:`~harness.leaderboard.page`:
   ranking and rendering (terminal, ``README.md``, ``index.html``) for ``harness leaderboard``.
 """

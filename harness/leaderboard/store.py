@@ -7,6 +7,8 @@ Local layout (``leaderboard/`` in the project, or any folder)::
     scores/<key-hash>/<entry-id>.<scorer-hash>.json   action efficiency under a pinned scorer
     scorers.json                         the pinned scorer of each key
     eval_sets.json                       the eval sets and step-cap protocols ranked here (eval_sets.py)
+    spot_checks/<entry-id>.json          a model-backed spot check of the entry (harness.leaderboard.spot_check)
+    expert_match/<entry-id>.json         how many of its episodes are the scripted expert's (expert_match)
     reference/*.json                     numbers reported by papers (never ranked)
     README.md, index.html                rendered by ``harness leaderboard``
 

@@ -111,8 +111,10 @@ def describe(accepted: Accepted) -> str:
 
 
 def reverify(board: LocalLeaderboard, log: Callable[[str], None] = print) -> list[str]:
-    """Check every stored entry again and replay it (e.g. after environment code changed); return the
-    failures: files that are malformed, edited, misplaced or duplicated, and entries that no longer replay."""
+    """Check every stored entry again and replay it (e.g. after environment code changed), then the
+    spot-check and expert-match records (:func:`~harness.leaderboard.check_records.verify_records`);
+    return the failures: files that are malformed, edited, misplaced or duplicated, entries that no
+    longer replay, and records that were edited or name no entry on the board."""
     from harness.leaderboard.entry import Submission
 
     entries, problems = board.scan()
@@ -125,4 +127,6 @@ def reverify(board: LocalLeaderboard, log: Callable[[str], None] = print) -> lis
             log(f"entry {e['entry_id']} ({terminal_text(e['method'])}): replays exactly")
         except SubmissionRejected as err:
             failures.append(str(err))
-    return failures
+    from harness.leaderboard.check_records import verify_records
+
+    return failures + verify_records(board.root, entries, log)
