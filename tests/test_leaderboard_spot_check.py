@@ -12,14 +12,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_leaderboard_submit import lb_evals  # noqa: F401 (the session fixture of evaluator outputs)
+from test_leaderboard_submit import LIMIT, lb_evals, with_eval_sets  # noqa: F401 (the session fixture of evaluator outputs)
 
 from harness.cli import main
 from harness.leaderboard.expert_match import expert_match_status
 from harness.leaderboard.spot_check import file_sha256, spot_check_status
 from harness.types import Trajectory
 
-TASKS = 3
+TASKS = LIMIT  # the registered small-test-4 eval set
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def other_model(tiny_model, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_eval(tiny_model, tiny_hf, small_catalog, tmp_path_factory) -> Path:
+def model_eval(lb_evals, tiny_model, tiny_hf, small_catalog, tmp_path_factory) -> Path:
     """The tiny model's evaluator output on the first test tasks of the small catalog (greedy)."""
     from harness.evaluation.evaluator import EvalConfig, evaluate
 
@@ -48,7 +48,7 @@ def model_eval(tiny_model, tiny_hf, small_catalog, tmp_path_factory) -> Path:
 
 
 def submit(folder: Path, board: Path) -> dict:
-    assert main(["submit", str(folder), "--leaderboard", str(board), "--no-score"]) == 0
+    assert main(["submit", str(folder), "--leaderboard", str(with_eval_sets(board)), "--no-score"]) == 0
     return newest_entry(board)
 
 
@@ -86,6 +86,9 @@ def test_an_entry_regenerated_with_its_own_model_agrees(tmp_path, model_eval, ti
     assert all(e["first_difference"] is None and e["reward_equal"] for e in record["episodes"])
     assert record["harness_git"]["commit"] and record["checked_at"] and len(record["content_hash"]) == 64
     assert spot_check_status(board, entry).describe() == f"spot-checked {TASKS}/{TASKS} agree"
+    capsys.readouterr()
+    assert main(["leaderboard", "--leaderboard", str(board)]) == 0  # the board shows it
+    assert f"spot-checked {TASKS}/{TASKS} agree" in capsys.readouterr().out
     prov = entry["result"]["provenance"]  # what the evaluator records so that an episode can be regenerated
     assert {"config.json", "tokenizer.json", "chat_template.jinja"} <= set(prov["policy"]["files_sha256"])
     assert prov["prompt"]["task_description_hash"] and prov["sampling"]["stop"] == [] and prov["seed"] == 3
@@ -173,3 +176,7 @@ def test_the_expert_flag_is_raised_for_expert_episodes_under_another_label(tmp_p
     assert not status["expert"].flagged and status["expert"].fraction == 1.0  # the expert itself, as expected
     assert not status["model"].flagged and status["model"].fraction < 0.9
     assert main(["leaderboard", "--leaderboard", str(boards["relabelled"]), "--verify"]) == 0
+    for board in boards.values():
+        assert main(["leaderboard", "--leaderboard", str(board)]) == 0
+    assert "flagged: " in (boards["relabelled"] / "README.md").read_text()  # the board shows the flag
+    assert "flagged" not in (boards["expert"] / "README.md").read_text()

@@ -42,6 +42,8 @@ class Row:
     recipe: str
     """``recipe/run/stage`` for recipe results, else empty."""
     submitted_at: str
+    checks: str = ""
+    """The entry's model-backed spot check and, when raised, its expert-match flag (empty: neither)."""
 
 
 @dataclass(frozen=True)
@@ -158,4 +160,16 @@ def _row(root: Path, e: dict[str, Any], rank: int, interval: tuple[int, int], pi
     r = e["submission"]["recipe"]
     recipe = f"{r['name']}/{r['run_id']}/{r['stage']}" if r else ""
     return Row(rank, interval, e["method"], e["result"]["policy"], e["entry_id"], _metric(m["avg_reward"]), _metric(m["success_rate"]),
-               _metric(m["avg_steps"]), efficiency, note, recipe, e["submission"]["submitted_at"])  # fmt: skip
+               _metric(m["avg_steps"]), efficiency, note, recipe, e["submission"]["submitted_at"], _checks(root, e))  # fmt: skip
+
+
+def _checks(root: Path, e: dict[str, Any]) -> str:
+    """What the board says about an entry beyond replay: its spot check, and the expert flag when raised."""
+    from harness.leaderboard.expert_match import expert_match_status
+    from harness.leaderboard.spot_check import spot_check_status
+
+    spot, match = spot_check_status(root, e), expert_match_status(root, e)
+    parts = [spot.describe()] if spot else []
+    if match and (match.flagged or match.problem):
+        parts.append(match.describe())
+    return "; ".join(parts)

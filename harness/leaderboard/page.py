@@ -24,7 +24,8 @@ from harness.types import Metric
 
 COLUMNS = [("rank", "rank", "num"), ("rank_interval", "rank 95% interval", "num"), ("method", "method", "text"), ("avg_reward", "avg reward ×100 [95% CI]", "num"),
            ("success_rate", "success %", "num"), ("efficiency", "action efficiency ×100", "num"),
-           ("avg_steps", "avg steps", "num"), ("entry", "entry", "text"), ("source", "source", "text")]  # fmt: skip
+           ("avg_steps", "avg steps", "num"), ("entry", "entry", "text"), ("source", "source", "text"),
+           ("checks", "checks", "text")]  # fmt: skip
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1d2430}
@@ -111,6 +112,7 @@ def _table(g: Group) -> str:
             f'<td class="num" data-value="{r.avg_steps.value:.6g}">{r.avg_steps.value:.2f}</td>',
             f"<td><code>{html_text(r.entry_id)}</code></td>",
             f'<td class="wrap">{html_text(r.recipe or r.policy)}</td>',
+            f'<td class="checks wrap">{html_text(r.checks or DASH)}</td>',
         ]
         body.append(f'<tr data-entry="{html_text(r.entry_id)}">{"".join(cells)}</tr>')
     return (f'<div class="scroll"><table class="ranked sortable" data-key="{html_text(g.key_hash)}" data-sorted-by="rank:asc">'

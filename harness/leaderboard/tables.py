@@ -13,9 +13,9 @@ from harness.leaderboard.escaping import markdown_code, markdown_text, terminal_
 from harness.types import Metric
 
 DASH = "—"
-ALIGN = ("right", "right", "left", "right", "right", "right", "right", "left", "left")
+ALIGN = ("right", "right", "left", "right", "right", "right", "right", "left", "left", "left")
 HEADERS = ["rank", "rank 95% interval", "method", "avg reward ×100 [95% CI]", "success %", "action efficiency ×100",
-           "avg steps", "entry", "source"]  # fmt: skip
+           "avg steps", "entry", "source", "checks"]  # fmt: skip
 
 README_INTRO = """\
 # Leaderboard
@@ -34,7 +34,10 @@ and success are the evaluator's metrics with 95% bootstrap intervals. The rank i
 average rewards; the rank interval is what the tasks support: the tasks are resampled 2,000 times
 (seed 0), every entry is averaged over the same resample (a paired comparison) and ranked, and the
 interval holds the middle 95% of an entry's ranks. Entries with overlapping intervals are not
-separated by these tasks. Action efficiency (IPR §5.4) is measured by the leaderboard itself with
+separated by these tasks. "Checks": a model-backed spot check (`harness leaderboard --spot-check
+ENTRY --samples K` regenerated K randomly chosen episodes with the model the entry names, weights
+checked by sha256, under its recorded decoding settings, and compared them with the stored ones),
+and a flag when an entry other than the expert's is the scripted expert's episodes. Action efficiency (IPR §5.4) is measured by the leaderboard itself with
 the scorer pinned for the key in `scorers.json`, and shown as "—" where none is pinned. The
 interactive page is `index.html`; the entry format is `schema.json`.
 
@@ -65,7 +68,7 @@ def group_rows(g: Group, markdown: bool = False) -> list[list[str]]:
     for r in g.rows:
         out.append([str(r.rank), rank_interval(r.rank_interval), text(r.method), pct(r.avg_reward), pct(r.success_rate, ci=False),
                     pct(r.efficiency) if r.efficiency else DASH, f"{r.avg_steps.value:.2f}", text(r.entry_id),
-                    text(r.recipe or r.policy)])  # fmt: skip
+                    text(r.recipe or r.policy), r.checks or DASH])  # fmt: skip
     return out
 
 
