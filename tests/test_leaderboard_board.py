@@ -174,3 +174,17 @@ def test_scoring_killed_midway_resumes_from_its_chunks_with_the_same_numbers(boa
     assert resumed["per_trajectory"] == clean["per_trajectory"] and resumed["value"] == clean["value"]
     assert resumed["rollouts"] == clean["rollouts"] > 0
     assert not partial.exists()
+
+
+def test_a_key_without_a_scorer_says_why(board, lb_evals, capsys):  # noqa: F811 (fixture)
+    submit(lb_evals["expert"], board)
+    (key,) = [p.name for p in (board / "entries").iterdir()]
+    (board / "scorers.json").write_text(json.dumps({"scorers": {}, "unpinned": {key: "the SFT model solves no task: every estimate is 0"}}))
+    capsys.readouterr()
+    assert main(["leaderboard", "--leaderboard", str(board)]) == 0
+    out = capsys.readouterr().out
+    assert "action efficiency scorer: the SFT model solves no task: every estimate is 0" in out
+    assert "no scorer pinned for this key" not in out
+    (board / "scorers.json").write_text(json.dumps({"scorers": {}, "unpinned": {key: 3}}))
+    assert main(["leaderboard", "--leaderboard", str(board)]) == 2
+    assert "'unpinned' must map key hashes to sentences" in capsys.readouterr().err

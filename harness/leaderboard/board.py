@@ -18,9 +18,12 @@ from typing import Any
 from harness.leaderboard.entry import ComparabilityKey
 from harness.leaderboard.eval_sets import EvalSet, Protocol, load_eval_sets
 from harness.leaderboard.ranking import rank_intervals
-from harness.leaderboard.scoring import pinned_scorers, stored_score
+from harness.leaderboard.scoring import pinned_scorers, stored_score, unpinned_reasons
 from harness.leaderboard.store import LocalLeaderboard
 from harness.types import Metric
+
+
+NOT_PINNED = "no scorer pinned for this key"
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def build_board(root: str | Path, env: str | None = None) -> Board:
     """Group the stored entries of leaderboard folder ``root`` that pass every check by eval set and
     rank them (``env``: only that env); the others are listed in ``Board.skipped``."""
     root = Path(root)
-    pins = pinned_scorers(root)
+    pins, unpinned = pinned_scorers(root), unpinned_reasons(root)
     registry = load_eval_sets(root)
     by_key: dict[str, list[dict[str, Any]]] = {}
     entries, skipped = LocalLeaderboard(root).scan()
@@ -138,7 +141,7 @@ def build_board(root: str | Path, env: str | None = None) -> Board:
             rank = rank if score == previous else i
             previous = score
             rows.append(_row(root, e, rank, interval, pin))
-        scorer = pin.describe() if pin else f"no scorer pinned for key {key_hash} in scorers.json"
+        scorer = pin.describe() if pin else unpinned.get(key_hash, f"no scorer pinned for key {key_hash} in scorers.json")
         key = ComparabilityKey(**entries[0]["key"])
         eval_set = registry.for_key(key)
         groups.append(Group(key, key_hash, rows, scorer, eval_set, registry.protocols[eval_set.protocol]))
@@ -150,7 +153,7 @@ def build_board(root: str | Path, env: str | None = None) -> Board:
 
 def _row(root: Path, e: dict[str, Any], rank: int, interval: tuple[int, int], pin: Any) -> Row:
     m = e["result"]["metrics"]
-    efficiency, note = None, "no scorer pinned for this key"
+    efficiency, note = None, NOT_PINNED
     if pin is not None:
         s = stored_score(root, e, pin)
         if s is None:

@@ -8,7 +8,9 @@ leaderboard scores every entry of a key with the scorer pinned for that key in `
                                 "seed": 0, "max_new_tokens": 512, "weights_sha256": "...",
                                 "note": "the SFT model of ..."}}}
 
-``PATH`` is resolved against the leaderboard folder when such a folder exists there.
+``PATH`` is resolved against the leaderboard folder when such a folder exists there. A key may
+instead be listed under ``"unpinned": {"<key-hash>": "why no scorer is pinned"}``; the board shows
+that reason where the number would be.
 ``weights_sha256`` (optional) pins the scorer's safetensors files: scoring refuses a changed model.
 A key with no pinned scorer shows no action efficiency (and says why); numbers are never invented.
 Scores are stored beside the entries as ``scores/<key-hash>/<entry-id>.<scorer-hash>.json``, so a
@@ -67,6 +69,17 @@ def pinned_scorers(root: Path) -> dict[str, ScorerPin]:
         return {key: ScorerPin(**spec) for key, spec in raw.items()}
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise ValueError(f"{path} is not a valid scorers file ({e}); expected {{\"scorers\": {{KEY_HASH: {{\"policy\": ...}}}}}}") from None
+
+
+def unpinned_reasons(root: Path) -> dict[str, str]:
+    """Key hash -> why no scorer is pinned for it, from ``root/scorers.json``'s ``unpinned`` (may be absent)."""
+    path = root / SCORERS_FILE
+    if not path.exists():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8")).get("unpinned", {})
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ValueError(f"{path}: 'unpinned' must map key hashes to sentences saying why no scorer is pinned")
+    return raw
 
 
 def score_path(root: Path, entry: dict[str, Any], pin: ScorerPin) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.leaderboard.board import Board, Group, ReferenceTable
+from harness.leaderboard.board import NOT_PINNED, Board, Group, ReferenceTable
 from harness.leaderboard.escaping import markdown_code, markdown_text, terminal_text
 from harness.types import Metric
 
@@ -93,7 +93,8 @@ def efficiency_note(g: Group) -> str:
     """The sentence under a group's table about its action-efficiency column."""
     missing = sorted({r.efficiency_note for r in g.rows if r.efficiency is None})
     text = f"action efficiency scorer: {g.scorer}"
-    return text + (f" ({'; '.join(missing)})" if missing and "no scorer" not in g.scorer else "")
+    missing = [m for m in missing if m != NOT_PINNED]
+    return text + (f" ({'; '.join(missing)})" if missing else "")
 
 
 def reference_rows(t: ReferenceTable) -> tuple[list[str], list[list[str]]]:
