@@ -11,7 +11,7 @@ import pytest
 from harness.envs.webshop.catalog import CatalogError, load_catalog
 from harness.envs.webshop.generator import generate_catalog, write_catalog
 from harness.envs.webshop.goals import build_goals, draw_prices, split_goal_ids
-from harness.envs.webshop.text_matching import fuzzy_ratio, normalize_color
+from harness.envs.webshop.text_matching import TEXT_MATCHING, normalize_color
 from harness.envs.webshop.vocabulary import OPTION_VALUES, PRODUCT_TYPES
 
 
@@ -64,7 +64,8 @@ def test_goals_follow_the_original_construction(small_catalog):
     assert build_goals(catalog, prices, seed=0) == goals
 
 
-def test_vocabulary_values_are_distinguishable_by_the_reward():
+@pytest.mark.parametrize("fuzzy_ratio", TEXT_MATCHING.values(), ids=TEXT_MATCHING.keys())
+def test_vocabulary_values_are_distinguishable_by_the_reward(fuzzy_ratio):
     for t in PRODUCT_TYPES:
         for i, a in enumerate(t.attributes):
             for b in t.attributes[i + 1 :]:

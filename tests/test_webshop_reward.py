@@ -7,7 +7,7 @@ import pytest
 from harness.envs.webshop.catalog import Product
 from harness.envs.webshop.goals import Goal
 from harness.envs.webshop.reward import count_attribute_matches, count_option_matches, type_match, webshop_reward
-from harness.envs.webshop.text_matching import fuzzy_ratio, heuristic_nouns, normalize_color
+from harness.envs.webshop.text_matching import TEXT_MATCHING, heuristic_nouns, normalize_color, original_ratio
 
 
 def product(**kw) -> Product:
@@ -45,52 +45,54 @@ def goal(**kw) -> Goal:
 
 
 NOUNS = heuristic_nouns
+RATIO = original_ratio  # the original's text matching (the default for --data catalogs)
 
 
 def test_perfect_purchase_scores_one():
-    r = webshop_reward(product(), goal(options=("lavender",)), 12.0, {"scent": "lavender"}, NOUNS)
+    r = webshop_reward(product(), goal(options=("lavender",)), 12.0, {"scent": "lavender"}, NOUNS, RATIO)
     # (1 attribute + 1 option + price) / (1 + 1 + 1) * r_type 1
     assert r.reward == 1.0
     assert (r.n_attributes_matched, r.n_options_matched, r.price_ok, r.r_type) == (1, 1, True, 1.0)
 
 
 def test_over_budget_loses_the_price_term():
-    r = webshop_reward(product(), goal(), 25.0, {}, NOUNS)
+    r = webshop_reward(product(), goal(), 25.0, {}, NOUNS, RATIO)
     assert r.price_ok is False
     assert r.reward == pytest.approx(1 / 2)  # (1 + 0 + 0) / (1 + 0 + 1)
 
 
 def test_price_equal_to_ceiling_is_within_budget():
-    assert webshop_reward(product(), goal(), 20.0, {}, NOUNS).price_ok is True
+    assert webshop_reward(product(), goal(), 20.0, {}, NOUNS, RATIO).price_ok is True
 
 
 def test_missing_option_counts_in_denominator():
-    r = webshop_reward(product(), goal(options=("lavender", "16 oz")), 12.0, {"scent": "lavender"}, NOUNS)
+    r = webshop_reward(product(), goal(options=("lavender", "16 oz")), 12.0, {"scent": "lavender"}, NOUNS, RATIO)
     assert r.n_options_matched == 1
     assert r.reward == pytest.approx(3 / 4)  # (1 + 1 + 1) / (1 + 2 + 1)
 
 
 def test_attribute_found_only_in_text_still_counts():
     # "argan oil" is not in the attribute list but is in the description (substring rule).
-    r = webshop_reward(product(), goal(attributes=("sulfate free", "argan oil", "vegan")), 12.0, {}, NOUNS)
+    r = webshop_reward(product(), goal(attributes=("sulfate free", "argan oil", "vegan")), 12.0, {}, NOUNS, RATIO)
     assert r.n_attributes_matched == 2
     assert r.reward == pytest.approx(3 / 4)  # (2 + 0 + 1) / (3 + 0 + 1)
 
 
-def test_attribute_fuzzy_threshold_is_strictly_above_85():
+@pytest.mark.parametrize("ratio", TEXT_MATCHING.values(), ids=TEXT_MATCHING.keys())
+def test_attribute_fuzzy_threshold_is_strictly_above_85(ratio):
     p = product(attributes=["long lasting"])
-    assert count_attribute_matches(p, ["long lasting"]) == 1
-    assert fuzzy_ratio("long lasting", "long-lasting!") == 100  # punctuation is normalised away
-    assert count_attribute_matches(p, ["long-lasting"]) == 1
-    assert fuzzy_ratio("long lasting", "lasting") == 100  # token subset: token-set ratio is 100
-    assert fuzzy_ratio("1 count", "12 count") > 85  # why the generator avoids such option values
-    assert count_attribute_matches(product(attributes=["water resistant"]), ["wrinkle resistant"]) == 0
+    assert count_attribute_matches(p, ["long lasting"], ratio) == 1
+    assert ratio("long lasting", "long-lasting!") == 100  # punctuation is normalised away
+    assert count_attribute_matches(p, ["long-lasting"], ratio) == 1
+    assert ratio("long lasting", "lasting") == 100  # token subset: token-set ratio is 100
+    assert ratio("1 count", "12 count") > 85  # why the generator avoids such option values
+    assert count_attribute_matches(product(attributes=["water resistant"]), ["wrinkle resistant"], ratio) == 0
 
 
 def test_option_colours_are_normalised_before_matching():
     # "dark navy blue" normalises to "blue" (first colour word in vocabulary order), as does "blue".
     assert normalize_color("dark navy blue") == "blue"
-    assert count_option_matches(["dark navy blue"], ["blue"]) == 1
+    assert count_option_matches(["dark navy blue"], ["blue"], RATIO) == 1
     assert normalize_color("sandalwood") == "sand"
     assert normalize_color("16 oz") == "16 oz"
 
@@ -122,7 +124,7 @@ def test_type_reward_zero_without_shared_noun_even_if_query_matches():
     t = type_match(product(name="Zeta Toaster"), goal(name="Acme Shampoo"), NOUNS)
     assert t.query_match is True and t.title_score == 0.0
     assert t.r_type == 0.0
-    assert webshop_reward(product(name="Zeta Toaster"), goal(name="Acme Shampoo"), 1.0, {}, NOUNS).reward == 0.0
+    assert webshop_reward(product(name="Zeta Toaster"), goal(name="Acme Shampoo"), 1.0, {}, NOUNS, RATIO).reward == 0.0
 
 
 def test_category_match_needs_two_shared_segments():

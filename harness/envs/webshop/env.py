@@ -20,7 +20,13 @@ from harness.envs.webshop.catalog import Catalog, load_catalog
 from harness.envs.webshop.goals import SPLITS, Goal, build_goals, draw_prices, split_goal_ids
 from harness.envs.webshop.reward import webshop_reward
 from harness.envs.webshop.search import ProductSearch
-from harness.envs.webshop.text_matching import NounExtractor, resolve_noun_extractor
+from harness.envs.webshop.text_matching import (
+    LEGACY_TEXT_MATCHING,
+    NounExtractor,
+    Ratio,
+    resolve_noun_extractor,
+    resolve_text_matching,
+)
 from harness.types import Task
 
 RULES_VERSION = "1"  # bump when pages, actions or the reward change
@@ -42,6 +48,8 @@ class WebShopWorld:
     nouns: NounExtractor
     seed: int
     split_scheme: str
+    text_matching: str
+    ratio: Ratio
 
     @cached_property
     def split_of(self) -> dict[int, str]:
@@ -50,13 +58,18 @@ class WebShopWorld:
 
     @property
     def version(self) -> str:
-        """Environment version: rules, noun extractor, catalog content and seed (all reward-affecting)."""
-        return f"webshop-v{RULES_VERSION}/nouns-{self.nouns_name}/catalog-{self.search.fingerprint[:12]}/seed-{self.seed}"
+        """Environment version: rules, noun extractor, text matching, catalog content and seed (all
+        reward-affecting); the text matching of versions before that option (``rapidfuzz-v1``) is implied."""
+        text = "" if self.text_matching == LEGACY_TEXT_MATCHING else f"/text-{self.text_matching}"
+        return f"webshop-v{RULES_VERSION}/nouns-{self.nouns_name}{text}/catalog-{self.search.fingerprint[:12]}/seed-{self.seed}"
 
 
 @lru_cache(maxsize=4)
-def load_world(data: str | None = None, seed: int = 0, nouns: str = "auto", split_scheme: str = "webshop") -> WebShopWorld:
-    """Load (once per process) the world for catalog folder ``data`` (default: the generated catalog)."""
+def load_world(data: str | None = None, seed: int = 0, nouns: str = "auto", split_scheme: str = "webshop",
+               text_matching: str = "auto") -> WebShopWorld:  # fmt: skip
+    """Load (once per process) the world for catalog folder ``data`` (default: the generated catalog);
+    ``text_matching``: the fuzzy ratio of the reward (``auto``: the original's on a ``data`` catalog)."""
+    text_name, ratio = resolve_text_matching(text_matching, generated_catalog=data is None)
     if data is None:
         from harness.envs.webshop.generator import default_catalog_dir
 
@@ -75,6 +88,8 @@ def load_world(data: str | None = None, seed: int = 0, nouns: str = "auto", spli
         nouns=extractor,
         seed=seed,
         split_scheme=split_scheme,
+        text_matching=text_name,
+        ratio=ratio,
     )
 
 
@@ -212,7 +227,8 @@ class WebShopEnv:
             product = next(p for p in pages.page_products(s) if p.asin.lower() == arg)
             s.kind, s.product, s.options = "item", product, {}
         elif arg == pages.BUY_NOW:
-            breakdown = webshop_reward(s.product, self.goal, self.world.prices[s.product.asin], s.options, self.world.nouns)
+            breakdown = webshop_reward(s.product, self.goal, self.world.prices[s.product.asin], s.options, self.world.nouns,
+                                       self.world.ratio)  # fmt: skip
             s.kind, s.reward = "done", breakdown.reward
             info["reward_breakdown"] = breakdown.to_dict()
             info["purchased"] = {"asin": s.product.asin, "options": dict(s.options)}
@@ -222,6 +238,8 @@ class WebShopEnv:
             s.options[pages.option_owner(s.product)[arg]] = arg
 
 
-def make_webshop(data: str | None = None, seed: int = 0, nouns: str = "auto", split_scheme: str = "webshop", max_steps: int = MAX_STEPS) -> WebShopEnv:
-    """Build a WebShop episode runner over catalog ``data`` (default: the generated catalog)."""
-    return WebShopEnv(load_world(data, seed, nouns, split_scheme), max_steps=max_steps)
+def make_webshop(data: str | None = None, seed: int = 0, nouns: str = "auto", split_scheme: str = "webshop",
+                 max_steps: int = MAX_STEPS, text_matching: str = "auto") -> WebShopEnv:  # fmt: skip
+    """Build a WebShop episode runner over catalog ``data`` (default: the generated catalog);
+    ``text_matching``: ``auto`` | ``thefuzz-0.19`` (the original's) | ``rapidfuzz-v1``."""
+    return WebShopEnv(load_world(data, seed, nouns, split_scheme, text_matching), max_steps=max_steps)

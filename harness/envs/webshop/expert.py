@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from harness.envs.webshop import pages
 from harness.envs.webshop.catalog import Product
 from harness.envs.webshop.reward import webshop_reward
-from harness.envs.webshop.text_matching import fuzzy_ratio, normalize_color
+from harness.envs.webshop.text_matching import Ratio, normalize_color
 
 if TYPE_CHECKING:
     from harness.envs.webshop.env import WebShopEnv
@@ -57,15 +57,15 @@ _THOUGHTS = {
 }
 
 
-def best_options(product: Product, goal_options: tuple[str, ...]) -> dict[str, str]:
-    """For each goal option, the product's closest option value (one value per option group)."""
+def best_options(product: Product, goal_options: tuple[str, ...], ratio: Ratio) -> dict[str, str]:
+    """For each goal option, the product's closest option value by ``ratio`` (one value per option group)."""
     chosen: dict[str, str] = {}
     for g in goal_options:
         g_n = normalize_color(g)
         best = None
         for group, values in product.options.items():
             for v in values:
-                score = fuzzy_ratio(normalize_color(v), g_n)
+                score = ratio(normalize_color(v), g_n)
                 if best is None or score > best[0]:
                     best = (score, group, v)
         if best is not None and best[0] > 0 and best[1] not in chosen:
@@ -76,8 +76,8 @@ def best_options(product: Product, goal_options: tuple[str, ...]) -> dict[str, s
 def achievable_reward(env: WebShopEnv, product: Product) -> float:
     """Reward of buying ``product`` with the best-matching options for the current goal."""
     goal = env.goal
-    opts = best_options(product, goal.options)
-    return webshop_reward(product, goal, env.world.prices[product.asin], opts, env.world.nouns).reward
+    opts = best_options(product, goal.options, env.world.ratio)
+    return webshop_reward(product, goal, env.world.prices[product.asin], opts, env.world.nouns, env.world.ratio).reward
 
 
 def _say(rng: random.Random, kind: str, **fields: str) -> str:
@@ -101,7 +101,7 @@ def expert_reply(env: WebShopEnv, rng: random.Random) -> tuple[str, str]:
             return _say(rng, "next"), f"click[{pages.NEXT_PAGE}]"
         return _say(rng, "research"), f"search[{target.name.lower()}]"
     if s.kind == "item":
-        wanted = best_options(s.product, goal.options)
+        wanted = best_options(s.product, goal.options, env.world.ratio)
         for group, value in wanted.items():
             if s.options.get(group) != value and steps_left > 1:
                 return _say(rng, "option", value=value, group=group), f"click[{value}]"

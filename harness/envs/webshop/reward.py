@@ -2,7 +2,8 @@
 
     R = r_type * (N_att + N_opt + [price <= price_upper]) / (|U_att| + |U_opt| + 1)
 
-- N_att: goal attributes matched by a product attribute with token-set ratio > 85, or found as a
+- N_att: goal attributes matched by a product attribute with token-set ratio > 85 (the world's text
+  matching, :func:`~harness.envs.webshop.text_matching.resolve_text_matching`), or found as a
   substring of the lower-cased title, bullet points or description;
 - N_opt: goal options matched by a chosen option value (both colour-normalised) with ratio > 85;
 - r_type from title_score = |nouns(goal name) & nouns(product name)| / |nouns(goal name)|
@@ -19,7 +20,7 @@ from typing import Any
 
 from harness.envs.webshop.catalog import Product
 from harness.envs.webshop.goals import Goal
-from harness.envs.webshop.text_matching import NounExtractor, fuzzy_ratio, normalize_color
+from harness.envs.webshop.text_matching import NounExtractor, Ratio, normalize_color
 
 MATCH_THRESHOLD = 85  # strictly greater than, as in the original
 
@@ -78,38 +79,39 @@ def type_match(product: Product, goal: Goal, nouns: NounExtractor) -> TypeMatch:
     return TypeMatch(r_type, query_match, category_match, title_score)
 
 
-def count_attribute_matches(product: Product, goal_attributes: tuple[str, ...] | list[str]) -> int:
-    """N_att: goal attributes found among the product's attributes (fuzzy) or in its texts."""
+def count_attribute_matches(product: Product, goal_attributes: tuple[str, ...] | list[str], ratio: Ratio) -> int:
+    """N_att: goal attributes found among the product's attributes (``ratio`` > 85) or in its texts."""
     title = product.name.lower()
     bullets = " ".join(product.bullets).lower()
     description = product.description.lower()
     n = 0
     for g in goal_attributes:
-        if any(fuzzy_ratio(p, g) > MATCH_THRESHOLD for p in product.attributes):
+        if any(ratio(p, g) > MATCH_THRESHOLD for p in product.attributes):
             n += 1
         elif g in title or g in bullets or g in description:
             n += 1
     return n
 
 
-def count_option_matches(chosen: list[str], goal_options: tuple[str, ...] | list[str]) -> int:
-    """N_opt: goal options matched by a chosen option value after colour normalisation."""
+def count_option_matches(chosen: list[str], goal_options: tuple[str, ...] | list[str], ratio: Ratio) -> int:
+    """N_opt: goal options matched by a chosen option value after colour normalisation (``ratio`` > 85)."""
     chosen_n = [normalize_color(o) for o in chosen]
     n = 0
     for g in goal_options:
         g_n = normalize_color(g)
-        if any(fuzzy_ratio(c, g_n) > MATCH_THRESHOLD for c in chosen_n):
+        if any(ratio(c, g_n) > MATCH_THRESHOLD for c in chosen_n):
             n += 1
     return n
 
 
 def webshop_reward(
-    product: Product, goal: Goal, price: float, chosen_options: dict[str, str], nouns: NounExtractor
+    product: Product, goal: Goal, price: float, chosen_options: dict[str, str], nouns: NounExtractor, ratio: Ratio
 ) -> RewardBreakdown:
-    """Reward of buying ``product`` at ``price`` with ``chosen_options`` for ``goal`` (see module doc)."""
+    """Reward of buying ``product`` at ``price`` with ``chosen_options`` for ``goal`` (see module doc);
+    ``nouns`` and ``ratio`` are the world's noun extractor and text matching."""
     t = type_match(product, goal, nouns)
-    n_att = count_attribute_matches(product, goal.attributes)
-    n_opt = count_option_matches(list(chosen_options.values()), goal.options)
+    n_att = count_attribute_matches(product, goal.attributes, ratio)
+    n_opt = count_option_matches(list(chosen_options.values()), goal.options, ratio)
     price_ok = price <= goal.price_upper
     total = (n_att + n_opt + int(price_ok)) / (len(goal.attributes) + len(goal.options) + 1)
     return RewardBreakdown(

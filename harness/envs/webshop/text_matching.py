@@ -3,8 +3,25 @@
 Each piece reproduces the behaviour the original reward depends on, because scores are only
 comparable when these agree:
 
-- ``fuzzy_ratio``: the original calls ``thefuzz.fuzz.token_set_ratio`` (ASCII-only, lower-cased,
-  punctuation to spaces, integer-rounded); we compute the same with rapidfuzz.
+- the fuzzy ratio (:func:`resolve_text_matching`): the original calls ``thefuzz.fuzz.token_set_ratio``
+  of ``thefuzz==0.19.0``, as WebShop's requirements pin it, without python-Levenshtein. Two versions:
+
+  - ``thefuzz-0.19`` (:func:`original_ratio`): what that pin computes. Characters U+0080..U+00FF are
+    deleted, every other non-word character (regex ``\\W``, Unicode; ``_`` is a word character) becomes a
+    space, then lower-case and strip; the tokens are split on whitespace into sets, and the ratio is
+    the best of difflib's ``SequenceMatcher(None, x, y).ratio()`` (x100, rounded half to even) over
+    (intersection, intersection + rest of a), (intersection, intersection + rest of b) and the two
+    combined strings; identical strings score 100, an empty one 0.
+  - ``rapidfuzz-v1`` (:func:`fuzzy_ratio`): every character above U+007F deleted, ``_`` a separator,
+    rapidfuzz's Indel ratio. It differs from the original on text outside ASCII (``women’s`` becomes
+    ``womens``, not ``women s``), on ``_``, and by about 1 point on some pairs (difflib's matching
+    blocks vs the Indel distance). On the generated catalog the two make the same > 85 decision on
+    every (attribute, goal attribute) and (option, goal option) pair it holds (tests/test_webshop_text_matching.py),
+    so the rewards there are the original's; it is the default for that catalog and the version of
+    every result recorded before the option existed.
+
+  ``auto`` picks ``thefuzz-0.19`` for a catalog given with ``--data`` and ``rapidfuzz-v1`` for the
+  generated one; any other choice than ``rapidfuzz-v1`` is part of the environment version.
 - ``normalize_color``: the first colour word (in alphabetical order of the colour vocabulary the
   original uses) that occurs in the string, else the string itself.
 - Noun extraction for the type reward: spaCy when a model is installed (the original uses
@@ -15,6 +32,7 @@ comparable when these agree:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -56,11 +74,57 @@ def _fuzzy_prepare(text: str) -> str:
 
 
 def fuzzy_ratio(a: str, b: str) -> int:
-    """Token-set ratio in 0..100 as thefuzz computes it (ASCII-only, normalised, rounded)."""
+    """``rapidfuzz-v1``: token-set ratio in 0..100 (non-ASCII deleted, normalised, rapidfuzz, rounded)."""
     pa, pb = _fuzzy_prepare(a), _fuzzy_prepare(b)
     if not pa or not pb:
         return 0
     return int(round(fuzz.token_set_ratio(pa, pb)))
+
+
+_LATIN1_HIGH = dict.fromkeys(range(0x80, 0x100))
+_NON_WORD = re.compile(r"\W")
+
+
+def _original_prepare(text: str) -> str:
+    return _NON_WORD.sub(" ", text.translate(_LATIN1_HIGH)).lower().strip()
+
+
+def _sequence_ratio(a: str, b: str) -> int:
+    if a == b:
+        return 100
+    if not a or not b:
+        return 0
+    return int(round(100 * difflib.SequenceMatcher(None, a, b).ratio()))
+
+
+@lru_cache(maxsize=1 << 17)
+def original_ratio(a: str, b: str) -> int:
+    """``thefuzz-0.19``: the token-set ratio as the original reward's pinned thefuzz computes it
+    (formula in the module docstring)."""
+    pa, pb = _original_prepare(a), _original_prepare(b)
+    if not pa or not pb:
+        return 0
+    ta, tb = set(pa.split()), set(pb.split())
+    both = " ".join(sorted(ta & tb))
+    with_a = f"{both} {' '.join(sorted(ta - tb))}".strip()
+    with_b = f"{both} {' '.join(sorted(tb - ta))}".strip()
+    return max(_sequence_ratio(both, with_a), _sequence_ratio(both, with_b), _sequence_ratio(with_a, with_b))
+
+
+Ratio = Callable[[str, str], int]
+TEXT_MATCHING: dict[str, Ratio] = {"thefuzz-0.19": original_ratio, "rapidfuzz-v1": fuzzy_ratio}
+LEGACY_TEXT_MATCHING = "rapidfuzz-v1"
+"""The matching of every environment version without a ``text-`` part."""
+
+
+def resolve_text_matching(spec: str, generated_catalog: bool) -> tuple[str, Ratio]:
+    """Turn ``auto`` | ``thefuzz-0.19`` | ``rapidfuzz-v1`` into (name, ratio function); ``auto`` is the
+    original's for ``--data`` catalogs and ``rapidfuzz-v1`` for the generated one (module docstring)."""
+    if spec == "auto":
+        spec = LEGACY_TEXT_MATCHING if generated_catalog else "thefuzz-0.19"
+    if spec not in TEXT_MATCHING:
+        raise ValueError(f"unknown text matching '{spec}'; use auto, {', '.join(TEXT_MATCHING)} (thefuzz-0.19 is the original's)")
+    return spec, TEXT_MATCHING[spec]
 
 
 # --- nouns ------------------------------------------------------------------------------------
