@@ -116,6 +116,8 @@ class Recipe:
         """Hash of the fully resolved recipe, less the execution keys that cannot change a result
         (:data:`ExecutionSettings.NOT_HASHED`: how many workers play the same chunks)."""
         config = self.to_dict()
+        if "estimate" in config:
+            config["estimate"] = self.estimate.hashed()
         config["execution"] = {k: v for k, v in config["execution"].items() if k not in ExecutionSettings.NOT_HASHED}
         return content_hash(config)
 
@@ -319,6 +321,17 @@ def check_method(recipe: Recipe, where: str, overrides: dict[str, Any] | None = 
         raise RecipeError(f"{where}: method 'sft' is stage 0 alone: set 'iterations: 0' (got {recipe.iterations})")
     if recipe.train.reference not in ("sft", "previous"):
         raise RecipeError(f"{where}: 'train.reference' must be 'sft' or 'previous', got '{recipe.train.reference}'")
+    from harness.methods.reward_model import ESTIMATE_METHODS
+
+    if recipe.estimate.method not in ESTIMATE_METHODS:
+        raise RecipeError(f"{where}: 'estimate.method' must be one of {', '.join(ESTIMATE_METHODS)} "
+                          f"(monte_carlo: IPR §3.2 rollouts; learned: §5.5 step reward model), got '{recipe.estimate.method}'")
+    if recipe.estimate.method == "learned" and recipe.method == "ipr":
+        if not recipe.data.publish:
+            raise RecipeError(f"{where}: estimate.method=learned trains on the step rewards iteration 1 publishes: "
+                              "set data.publish=true (the local registry needs no account)")
+        if not 0 <= recipe.estimate.reward_model.held_out < 1:
+            raise RecipeError(f"{where}: 'estimate.reward_model.held_out' must be in [0, 1), got {recipe.estimate.reward_model.held_out}")
     if recipe.rft.start_from not in ("base", "policy"):
         raise RecipeError(f"{where}: 'rft.start_from' must be 'base' or 'policy', got '{recipe.rft.start_from}'")
     if "max_steps" in recipe.env.kwargs:

@@ -145,7 +145,8 @@ class Executor:
 
         from harness.training.trainer_io import batch_split
 
-        section = {"sft": "sft", "preference": "train", "discriminator": "discriminator"}.get(job.kind)
+        section = {"sft": "sft", "preference": "train", "discriminator": "discriminator",
+                   "reward_model": "estimate.reward_model"}.get(job.kind)
         if section is not None:  # a batch that cannot be split is the user's to fix: say so before launching
             batch_split(job.settings["batch_size"], job.settings["per_device_batch_size"], section,
                         processes=self.settings.train_processes)  # fmt: skip

@@ -12,6 +12,7 @@ continues where it stopped when the stage is re-run.
 | ``preference`` | :func:`harness.training.preference_stage.train_preference` (IPR, ETO, StepAgent-Implicit) | ``{"prompt", "chosen", "rejected"}`` |
 | ``discriminator`` | :func:`harness.training.discriminator.train_discriminator` (StepAgent-Inverse) | ``{"prompt", "action", "label"}`` |
 | ``policy_gradient`` | :func:`harness.training.policy_gradient.train_policy_gradient` (StepAgent-Inverse) | ``{"prompt": [...]}`` |
+| ``reward_model`` | :func:`harness.training.reward_model.train_reward_model` (IPR §5.5) | ``{"prompt", "action", "value"}`` |
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class TrainingJobError(RuntimeError):
 
 
 JOB_FILE, ROWS_FILE, RESULT_FILE = "job.json", "job_rows.jsonl", "job_result.json"
-KINDS = ("sft", "preference", "discriminator", "policy_gradient")
+KINDS = ("sft", "preference", "discriminator", "policy_gradient", "reward_model")
 
 
 @dataclass
@@ -99,6 +100,10 @@ def run_job(job: TrainingJob) -> dict[str, Any]:
         from harness.training.discriminator import DiscriminatorSettings, train_discriminator
 
         result = train_discriminator(job.model, rows, out, DiscriminatorSettings(**job.settings), job.seed, **memory)
+    elif job.kind == "reward_model":
+        from harness.training.reward_model import RewardModelSettings, train_reward_model
+
+        result = train_reward_model(job.model, rows, out, RewardModelSettings(**job.settings), job.seed, **memory)
     else:
         from harness.training.discriminator import discriminator_rewards
         from harness.training.policy_gradient import PolicyGradientSettings, train_policy_gradient

@@ -34,3 +34,9 @@ class Method:
     stages: Callable[[Recipe], list[str]]
     """The stage names of one iteration (relative to ``iter<i>/``)."""
     iteration: Iteration
+    first_iteration_only: tuple[str, ...] = ()
+    """Stages of :attr:`stages` that run in iteration 1 only (IPR's learned step reward model)."""
+
+    def iteration_stages(self, recipe: Recipe, i: int) -> list[str]:
+        """The stage names of iteration ``i`` (relative to ``iter<i>/``)."""
+        return [s for s in self.stages(recipe) if i == 1 or s not in self.first_iteration_only]

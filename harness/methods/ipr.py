@@ -4,12 +4,13 @@ frozen SFT scorer, build outcome + step pairs (§3.3), train the DPO + NLL mixtu
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.execution.checkpoints import write_jsonl_atomic
 from harness.methods.base import Method
+from harness.methods.reward_model import RewardModelSection
 from harness.rewards.monte_carlo import DEFAULT_N_ROLLOUTS
 from harness.types import StepReward, Trajectory
 
@@ -19,10 +20,25 @@ if TYPE_CHECKING:
 
 @dataclass
 class EstimateSection:
-    """Monte-Carlo step rewards (IPR §3.2), always with the frozen SFT model as the scorer."""
+    """Step rewards: Monte-Carlo (IPR §3.2), always with the frozen SFT model as the scorer, or the
+    learned step reward model of §5.5 trained on iteration 1's Monte-Carlo labels."""
 
     n: int = DEFAULT_N_ROLLOUTS
     temperature: float = 1.0
+    method: str = "monte_carlo"
+    """``monte_carlo`` (§3.2: N rollouts per action) or ``learned`` (§5.5: iteration 1 Monte-Carlo,
+    then a regressor trained on its published labels scores iterations >= 2)."""
+    reward_model: RewardModelSection = field(default_factory=RewardModelSection)
+    """The learned model's data split and training settings (read only when ``method`` is ``learned``)."""
+
+    def hashed(self) -> dict:
+        """This section as the config hash sees it: the learned model's keys only when it is used, so
+        every Monte-Carlo recipe keeps the hash (and run ids) it had before they existed."""
+        d = asdict(self)
+        if self.method == "monte_carlo":
+            d.pop("method")
+            d.pop("reward_model")
+        return d
 
 
 def estimate_targets(explored: list[Trajectory], experts: list[Trajectory],
@@ -74,7 +90,7 @@ def estimate(ctx: Context, d: Path, scorer: str, i: int) -> dict[str, Any]:
     write_jsonl_atomic(d / "step_rewards.jsonl", rows)
     published = ctx.publish(d, "step_rewards", f"iter{i}", rows)
     return {"n": len(rows), "reused": len(cached), "mean": sum(x["value"] for x in rows) / max(len(rows), 1),
-            "published": published}  # fmt: skip
+            "rollouts": len(plan.specs), "published": published}  # fmt: skip
 
 
 def pairs(ctx: Context, d: Path, i: int) -> dict[str, Any]:
@@ -95,12 +111,28 @@ def _iteration(ctx: Context, i: int, policy: str, sft: str, chosen: list[str]) -
     from harness.pipeline import stages
 
     run = ctx.run
+    learned = ctx.recipe.estimate.method == "learned"
     run.stage(f"iter{i}/explore", lambda d: stages.explore(ctx, d, policy, chosen))
-    run.stage(f"iter{i}/estimate", lambda d: estimate(ctx, d, sft, i))
+    if learned and i > 1:  # §5.5: the model trained in iteration 1 replaces the rollouts
+        from harness.methods.reward_model_stage import estimate_learned
+
+        run.stage(f"iter{i}/estimate", lambda d: estimate_learned(ctx, d, i))
+    else:
+        run.stage(f"iter{i}/estimate", lambda d: estimate(ctx, d, sft, i))
+    if learned and i == 1:
+        from harness.methods import reward_model_stage
+
+        run.stage(f"iter{i}/reward_model", lambda d: reward_model_stage.train(ctx, d, sft, i))
     run.stage(f"iter{i}/pairs", lambda d: pairs(ctx, d, i))
     return run.stage(f"iter{i}/train", lambda d: stages.train(ctx, d, policy, stages.reference(ctx, sft, policy), i))["path"]
 
 
-METHOD = Method("ipr", "IPR", ("explore", "estimate", "pairs", "train"),
-                lambda recipe: ["explore", "estimate", "pairs", "train"], _iteration)  # fmt: skip
+def _stages(recipe) -> list[str]:
+    if recipe.estimate.method == "learned":
+        return ["explore", "estimate", "reward_model", "pairs", "train"]
+    return ["explore", "estimate", "pairs", "train"]
+
+
+METHOD = Method("ipr", "IPR", ("explore", "estimate", "pairs", "train"), _stages, _iteration,
+                first_iteration_only=("reward_model",))  # fmt: skip
 

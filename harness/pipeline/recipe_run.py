@@ -30,7 +30,7 @@ def plan(recipe: Recipe) -> list[str]:
     method = get_method(recipe.method)
     names = ["model", "expert", "sft", "eval_sft_valid", "eval_sft_test"]
     for i in range(1, recipe.iterations + 1):
-        names += [f"iter{i}/{s}" for s in method.stages(recipe)] + [f"iter{i}/eval_valid"]
+        names += [f"iter{i}/{s}" for s in method.iteration_stages(recipe, i)] + [f"iter{i}/eval_valid"]
     if recipe.iterations:
         names += ["select", "eval_best_test"]
     return names + ["report"]

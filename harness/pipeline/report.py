@@ -74,8 +74,15 @@ def _stage_summary(stage: str, m: dict[str, Any]) -> str:
     """One cell of the per-iteration table."""
     if stage == "explore":
         return f"{m['episodes']} episodes (agent reward from the start {m['agent_full_episode_reward']:.3f})"
+    if m is None:  # a stage of iteration 1 only (IPR's learned step reward model)
+        return "-"
+    if stage == "estimate" and m.get("scorer") == "reward_model":
+        return f"{m['n']} step rewards by the reward model ({m['rollouts_avoided']} MC rollouts avoided)"
     if stage == "estimate":
         return f"{m['n']} step rewards (+{m['reused']} reused)"
+    if stage == "reward_model":
+        a = m["agreement"]
+        return f"{m['train_actions']} actions trained; held-out r {_num(a['pearson'])}, pair decisions agree {_num(a['pair_decision_agreement'])}"
     if stage == "pairs":
         st = m["stats"]
         if "outcome_expert_wins" in st:
@@ -92,6 +99,51 @@ def _stage_summary(stage: str, m: dict[str, Any]) -> str:
     if stage == "policy":
         return f"{m['states']} states, D-reward {m['reward_first']:.2f} -> {m['reward_last']:.2f}"
     return "done"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def reward_model_section(run: Run, iters: list[int]) -> tuple[list[str], dict[str, Any]]:
+    """The learned step reward model's part of the report (IPR §5.5): its data, its held-out agreement
+    with Monte-Carlo and the cost it saved; empty when the run used Monte-Carlo throughout."""
+    m = run.manifest("iter1/reward_model") if iters else None
+    if m is None:
+        return [], {}
+    a = m["agreement"]
+    est = {i: run.manifest(f"iter{i}/estimate") for i in iters}
+    learned = [i for i in iters if est[i].get("scorer") == "reward_model"]
+    played = est[1].get("rollouts")
+    avoided = sum(est[i]["rollouts_avoided"] for i in learned)
+    mc_s = est[1]["seconds"]
+    rm_s = [est[i]["seconds"] for i in learned]
+    cost = {"mc_rollouts_iteration1": played, "rollouts_avoided": avoided, "forward_passes": sum(est[i]["forward_passes"] for i in learned),
+            "estimate_seconds": {i: est[i]["seconds"] for i in iters}, "reward_model_training_seconds": m["seconds"]}  # fmt: skip
+    per_target = mc_s / max(est[1]["n"] - est[1].get("reused", 0), 1)
+    sources = ", ".join(f"{s['config']} `{s['repo']}@{s['commit'][:12]}` ({s['rows']} rows)" for s in m["sources"].values())
+    lines = [
+        "", "## Learned step reward model (IPR §5.5)", "",
+        f"Trained on iteration 1's Monte-Carlo labels, downloaded by commit: {sources}. {m['train_actions']} non-terminal "
+        f"actions of {m['train_tasks']} tasks trained on, {len(m['held_out_tasks'])} tasks held out; model `{m['path']}` "
+        f"(card: README.md beside it). It scored iterations {', '.join(map(str, learned)) or 'none'}.", "",
+        f"Held-out agreement with Monte-Carlo ({a['actions']} actions, {a['pair_decisions']} step-pair decisions):", "",
+        "| figure | value |", "|---|---|",
+        f"| Pearson r (RM vs MC) | {_num(a['pearson'])} |",
+        f"| Spearman rho | {_num(a['spearman'])} |",
+        f"| mean absolute error | {_num(a['mae'])} |",
+        f"| IPR step-pair decision agrees (tau = {a['tau']}) | {_num(a['pair_decision_agreement'])} |",
+        f"| step-reward comparison agrees (sign beyond tau) | {_num(a['step_comparison_agreement'])} |",
+        f"| decisions MC: expert / agent / none | {' / '.join(str(a['pair_decisions_mc'][d]) for d in ('expert', 'agent', 'none'))} |",
+        f"| decisions RM: expert / agent / none | {' / '.join(str(a['pair_decisions_rm'][d]) for d in ('expert', 'agent', 'none'))} |",
+        "", "Cost:", "", "| figure | value |", "|---|---|",
+        f"| Monte-Carlo rollouts played (iteration 1) | {played if played is not None else 'n/a'} |",
+        f"| Monte-Carlo rollouts avoided (iterations >= 2, as planned for their targets) | {avoided} |",
+        f"| estimate wall time, iteration 1 (MC) | {mc_s:.1f} s ({per_target:.2f} s per newly scored action) |",
+        f"| estimate wall time, RM iterations | {', '.join(f'{x:.1f} s' for x in rm_s) or 'n/a'} |",
+        f"| reward model training (iter1/reward_model) | {m['seconds']:.1f} s |",
+    ]  # fmt: skip
+    return lines, {"agreement": a, "cost": cost}
 
 
 _EXPERT_IDS: dict[str, set[str]] = {}
@@ -138,9 +190,13 @@ def write_report(run: Run, d: Path, method: Method) -> dict[str, Any]:
             "| SFT | " + " | ".join("-" for _ in method.stages(r)) + f" | {_metric(run.manifest('eval_sft_valid'))} |",
         ]
         for i in iters:
-            cells = [_stage_summary(s, run.manifest(f"iter{i}/{s}")) for s in method.stages(r)]
+            cells = [_stage_summary(s, run.manifest(f"iter{i}/{s}")) for s in method.stages(r)]  # None: not in this iteration
             lines.append(f"| {i} | " + " | ".join(cells) + f" | {_metric(run.manifest(f'iter{i}/eval_valid'))} |")
         out.update(best_iteration=best["iteration"], method_test=final["metrics"]["avg_reward"])
+        rm_lines, rm_out = reward_model_section(run, iters)
+        lines += rm_lines
+        if rm_out:
+            out["reward_model"] = rm_out
         out["test_results"][method.label] = str(run.folder("eval_best_test").resolve())
     plots = _plots(run, d, iters, method.label)
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
