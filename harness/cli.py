@@ -116,6 +116,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     from harness.pipeline.recipe_run import describe, run_recipe
     from harness.recipes import load_recipe
 
+    if args.list:
+        return _list_recipes()
+    if args.recipe is None:
+        raise UserError("name a recipe (e.g. `harness reproduce ipr-webshop`), or list them with `harness reproduce --list`")
     overrides = args.set + ([f"seed={args.seed}"] if args.seed is not None else [])
     overrides += [f"execution.ray_address={args.ray_address}"] if args.ray_address else []
     recipe = load_recipe(args.recipe, args.preset, overrides)
@@ -130,6 +134,21 @@ def _reproduce(args: argparse.Namespace) -> int:
     report = result.root / "report" / "report.md"
     if report.exists():
         print(report.read_text())
+    return 0
+
+
+def _list_recipes() -> int:
+    """The bundled recipes, one row each: the method, the environment and its step budget (default preset)."""
+    from tabulate import tabulate
+
+    from harness.recipes import list_recipes, load_recipe
+
+    rows = []
+    for name in list_recipes():
+        r = load_recipe(name)
+        rows.append([name, r.method, r.env.id, r.env.max_steps, r.preset, r.iterations])
+    print(tabulate(rows, headers=["recipe", "method", "env", "max steps", "default preset", "iterations"]))
+    print("\nrun one with `harness reproduce RECIPE [--preset tiny|small|paper]`; `--dry-run` shows the resolved values")
     return 0
 
 
@@ -289,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_model_import)
 
     rep = sub.add_parser("reproduce", help="run a recipe end to end (re-running resumes where it stopped)")
-    rep.add_argument("recipe", help="a bundled recipe name (e.g. ipr-webshop) or a YAML file")
+    rep.add_argument("recipe", nargs="?", help="a bundled recipe name (e.g. ipr-webshop) or a YAML file")
+    rep.add_argument("--list", action="store_true", help="list the bundled recipes (method, environment, step budget) and exit")
     rep.add_argument("--preset", default=None, help="tiny (CPU default, a from-scratch model) | small (SmolLM2-135M-Instruct, CPU, ~6 h) | paper (GPUs)")
     rep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. train.beta=0.2")
     rep.add_argument("--seed", type=int, default=None, help="the run's seed (default: the recipe's, 42); same as --set seed=N")

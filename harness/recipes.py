@@ -255,9 +255,12 @@ def list_recipes() -> list[str]:
 
 
 def read_recipe_file(path: Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The raw mapping of a recipe file, with ``extends: <recipe>`` resolved: the parent's mapping
-    (presets included) deep-merged with this file's. Baselines extend ``ipr-webshop`` so that the
-    data, SFT and evaluation settings of every compared method are the same by construction."""
+    """The raw mapping of a recipe file, with ``extends`` resolved: the parents' mappings (presets
+    included) deep-merged in the order listed, then this file's. ``extends`` names one recipe or a
+    list; a list combines an environment's recipe with a method part, e.g. ``[ipr-alfworld,
+    methods/eto]``: ipr-alfworld's environment, data, model, SFT and evaluation (so every method of
+    that environment shares one stage 0), then ETO's settings from ``recipes/methods/eto.yaml``, then
+    the file's own values (what is particular to that method on that environment)."""
     import yaml
 
     try:
@@ -266,20 +269,28 @@ def read_recipe_file(path: Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe must be a mapping")
-    parent = raw.pop("extends", None)
-    if parent is None:
+    parents = raw.pop("extends", None)
+    if parents is None:
         return raw
-    if not isinstance(parent, str):
-        raise RecipeError(f"{path}: 'extends' must name one recipe, got {parent!r}")
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not parents or not all(isinstance(p, str) for p in parents):
+        raise RecipeError(f"{path}: 'extends' must name a recipe or a list of them, got {parents!r}")
     if str(path) in seen:
         raise RecipeError(f"{path}: 'extends' loops back to itself via {' -> '.join(seen)}")
-    return deep_merge(read_recipe_file(recipe_path(parent), (*seen, str(path))), raw)
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        merged = deep_merge(merged, read_recipe_file(recipe_path(parent), (*seen, str(path))))
+    return deep_merge(merged, raw)
 
 
 def load_recipe(name_or_path: str, preset: str | None = None, overrides: list[str] | None = None) -> Recipe:
     """Resolve a recipe: base (with its ``extends`` parent) + preset + ``--set`` overrides, validated."""
     path = recipe_path(name_or_path)
     raw = read_recipe_file(path)
+    if "name" not in raw:
+        raise RecipeError(f"{path}: not a runnable recipe (it has no 'name'): a method part that recipes list under "
+                          f"'extends'. Run one of: {', '.join(list_recipes())}")  # fmt: skip
     presets = raw.pop("presets", {}) or {}
     default = raw.pop("default_preset", None)
     chosen = preset or default

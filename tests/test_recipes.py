@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from harness.pipeline.recipe_run import plan, stage0_keys
 from harness.recipes import RecipeError, list_recipes, load_recipe
 
-METHOD_RECIPES = ["sft-webshop", "rft-webshop", "eto-webshop", "ipr-webshop", "stepagent-implicit-webshop", "stepagent-inverse-webshop",
-                  "ipr-alfworld", "ipr-intercode-sql"]
+METHODS = ["ipr", "sft", "rft", "eto", "stepagent-implicit", "stepagent-inverse"]
+ENVS = {"webshop": ("webshop", 10), "alfworld": ("alfworld", 20), "intercode-sql": ("intercode_sql", 10)}
+"""Recipe suffix -> (env id, step budget of IPR §4.1)."""
+METHOD_RECIPES = [f"{m}-{e}" for e in ENVS for m in METHODS]
 
 
 @pytest.mark.parametrize("name", METHOD_RECIPES)
@@ -20,6 +23,77 @@ def test_every_bundled_recipe_resolves_in_every_preset(name, preset):
     assert r.name == name and r.preset == preset
     assert plan(r)[:5] == ["model", "expert", "sft", "eval_sft_valid", "eval_sft_test"] and plan(r)[-1] == "report"
     assert set(METHOD_RECIPES) <= set(list_recipes())
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
+def test_the_grid_has_every_method_on_every_env_with_its_step_budget(method, env, preset):
+    r = load_recipe(f"{method}-{env}", preset)
+    env_id, max_steps = ENVS[env]
+    assert (r.method, r.env.id, r.env.max_steps) == (method, env_id, max_steps)
+    assert (r.iterations == 0) == (method == "sft")
+    if env == "alfworld":  # chosen on seen, tested on unseen, as ipr-alfworld
+        assert (r.data.valid_split, r.data.test_split) == ("seen", "unseen")
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
+def test_the_methods_of_one_env_share_its_stage0_and_keep_their_own_settings(env, preset):
+    recipes = {m: load_recipe(f"{m}-{env}", preset) for m in METHODS}
+    keys = {m: stage0_keys(r) for m, r in recipes.items()}
+    assert all(k == keys["ipr"] for k in keys.values()), {m: k["sft"] for m, k in keys.items()}
+    assert len({r.config_hash for r in recipes.values()}) == len(METHODS)
+    others = [e for e in ENVS if e != env]
+    assert all(stage0_keys(load_recipe(f"sft-{e}", preset))["sft"] != keys["sft"]["sft"] for e in others)
+    # each method's own settings are the method part's, whatever the environment
+    webshop = {m: load_recipe(f"{m}-webshop", preset) for m in METHODS}
+    owned = ("nll", "reference", "beta", "learning_rate", "beta_after_first", "learning_rate_after_first")
+    for m in ("eto", "stepagent-implicit", "stepagent-inverse"):  # (max_length is the environment's: ALFWorld's is longer)
+        assert [getattr(recipes[m].train, k) for k in owned] == [getattr(webshop[m].train, k) for k in owned]
+        assert recipes[m].iterations == webshop[m].iterations
+    assert recipes["eto"].pairs.step_pairs is False and recipes["eto"].train.nll == "none"
+    assert recipes["rft"].rft.samples == webshop["rft"].rft.samples
+    assert recipes["stepagent-inverse"].policy_gradient.kl_beta == webshop["stepagent-inverse"].policy_gradient.kl_beta
+
+
+def test_alfworld_methods_generate_no_longer_replies_than_its_exploration():
+    explore = load_recipe("ipr-alfworld").explore.max_new_tokens
+    assert load_recipe("rft-alfworld").rft.max_new_tokens == explore
+    assert load_recipe("stepagent-implicit-alfworld").inspect.max_new_tokens == explore
+    inverse = load_recipe("stepagent-inverse-alfworld")
+    assert inverse.inspect.max_new_tokens == inverse.policy_gradient.max_new_tokens == explore
+
+
+def test_extends_a_list_merges_an_env_recipe_and_a_method_part_in_order(tmp_path):
+    """[env recipe, method part] resolves as the env recipe with the method's settings written into it."""
+    import yaml
+
+    part = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "methods" / "eto.yaml").read_text())
+    inline = tmp_path / "inline.yaml"
+    inline.write_text(yaml.safe_dump({"extends": "ipr-alfworld", **part, "name": "eto-alfworld"}))
+    assert load_recipe(str(inline), "tiny").config_hash == load_recipe("eto-alfworld", "tiny").config_hash
+    swapped = tmp_path / "swapped.yaml"  # the later parent wins: the method part first loses its iterations
+    swapped.write_text("extends: [methods/eto, ipr-alfworld]\nname: swapped\n")
+    r = load_recipe(str(swapped), "tiny")
+    assert r.method == "ipr" and r.iterations == load_recipe("ipr-alfworld", "tiny").iterations
+
+
+def test_a_method_part_is_not_a_recipe():
+    with pytest.raises(RecipeError, match="not a runnable recipe.*eto-alfworld"):
+        load_recipe("methods/eto")
+    assert not any(n.startswith("methods") for n in list_recipes())
+
+
+def test_reproduce_list_shows_every_recipe_with_its_env_and_step_budget(capsys):
+    from harness.cli import main
+
+    assert main(["reproduce", "--list"]) == 0
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
+    for name in METHOD_RECIPES:
+        env = name.split("-", 1)[1] if not name.startswith("stepagent") else name.split("-", 2)[2]
+        assert lines[name][1:4] == [load_recipe(name).method, ENVS[env][0], str(ENVS[env][1])], name
+    assert main(["reproduce"]) == 2  # no recipe named: an error that points at --list
 
 
 def test_baselines_share_stage0_with_ipr_but_not_their_method_settings():
