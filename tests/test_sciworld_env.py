@@ -19,6 +19,7 @@ FIND = "task-3-find-animal/193"  # ETO valid; the game's gold path (16 steps) ex
 CONDUCTIVITY = "task-2a-test-conductivity/587"  # ETO valid; gold path 33 steps, budget 30
 GROW = "task-4-grow-plant/65"  # ETO valid; fits the budget only with merged waits
 BEES = "task-4-grow-fruit/53"  # ETO train; bees fly at random
+STAGES = "task-7-identify-life-stages-1/8"  # ETO valid; gold path 41 steps, budget 30, and timing matters
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +139,11 @@ def test_expert_scores_one_within_etos_budgets(world):
         made.append(SciworldEnv(world))
         return made[-1]
 
-    ids = [FIND, CONDUCTIVITY, GROW, "task-6-lifespan-(shortest-lived)/63"]
+    ids = [FIND, CONDUCTIVITY, GROW, "task-6-lifespan-(shortest-lived)/63", STAGES]
     trajectories = run_episodes(make, ids, ExpertPolicy())
-    assert [t.final_reward for t in trajectories] == [1.0] * 4
-    assert [t.stop_reason for t in trajectories] == ["done"] * 4
+    assert [t.final_reward for t in trajectories] == [1.0] * 5
+    assert [t.stop_reason for t in trajectories] == ["done"] * 5
+    assert len(trajectories[4].steps) <= 30 and "wait" in trajectories[4].actions  # the same game time, fewer steps
     assert all(s.text.startswith("Thought: ") and "\nAction: " in s.text for t in trajectories for s in t.steps)
     assert trajectories[0].actions[0] == "teleport to outside"  # walking became teleporting
     assert "wait" in trajectories[2].actions and len(trajectories[2].steps) <= 30
@@ -165,12 +167,17 @@ def test_close_stops_the_java_process(world):
 def test_expert_thoughts_and_path_shortening():
     import random
 
-    from harness.envs.sciworld.expert import merge_waits, shorten, thought_for
+    from harness.envs.sciworld.expert import merge_repeats, merge_waits, shorten, shorten_in_time, thought_for
 
     gold = ["open door to hallway", "go to hallway", "open door to kitchen", "go to kitchen", "look around",
             "open door to hallway", "go to hallway", "open door to kitchen", "go to kitchen", "pick up pot"]
     assert shorten(gold, "bathroom") == ["teleport to kitchen", "look around", "pick up pot"]
     assert merge_waits(["water", "wait1", "wait1", "wait1", "look around", "wait1"]) == ["water", "wait", "look around", "wait1"]
+    # Game time: a walk of 4 moves becomes a 1-move teleport, the 3 saved go into the next wait; wait1 = 2, wait = 11.
+    walk = ["open door to kitchen", "go to kitchen", "open door to outside", "go to outside", "focus on egg"]
+    assert shorten_in_time(walk + ["wait1"] * 8 + ["focus on chick"], "hallway") == (
+        ["teleport to outside", "focus on egg", "wait", "wait1", "wait1", "wait1", "wait1", "focus on chick"])
+    assert merge_repeats(["heat", "look", "check", "look", "check", "look", "check", "done"]) == ["heat", "wait", "look", "check", "done"]
     assert thought_for("focus on red box", random.Random(0)).count("red box") == 1
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -113,10 +114,31 @@ class SciworldEnv:
         if key not in _gold:
             self.game.load(*self.current, self.world.simplifications, gold_path=True)
             _gold[key] = tuple(self.game.gold_actions())
-            self._load(*self.current, fresh=True)
-            for command in self.history:
-                self.game.step(command)
+            self._restore()
         return _gold[key]
+
+    def simulate(self, actions: Sequence[str]) -> float:
+        """ETO's reward for playing ``actions`` from the start of the current task within its budget,
+        played in this environment's JVM; the episode is then put back where it was."""
+        if self.current is None or self.game is None:
+            raise ValueError("simulating needs a started episode: call reset(task_id) first")
+        self._load(*self.current, fresh=True)
+        reward = None
+        for action in actions[: self.max_steps]:
+            command = " ".join(action.split())
+            obs, score, completed, moves = self.game.step(command) if command else (UNKNOWN_ACTION, *self.game.status())
+            reward = running_reward(reward, score)
+            if game_ends(score, completed, moves):
+                break
+        self._restore()
+        return 0.0 if reward is None else reward
+
+    def _restore(self) -> None:
+        """Reload the current task and replay the episode's commands (the game is deterministic)."""
+        self._load(*self.current, fresh=True)
+        for command in self.history:
+            if command:
+                self.game.step(command)
 
     # --- episode -------------------------------------------------------------------------------
     def _load(self, name: str, variation: int, fresh: bool = False) -> None:
@@ -192,11 +214,17 @@ def _describe(name: str, variation: int, simplifications: str) -> str:
     return game.task_description().strip()
 
 
-def make_sciworld(data: str | None = None, max_steps: int | None = None, simplifications: str = SIMPLIFICATIONS) -> SciworldEnv:
+def make_sciworld(data: str | None = None, max_steps: int | None = None, simplifications: str = SIMPLIFICATIONS,
+                  seed: int | None = 0) -> SciworldEnv:
     """Build a ScienceWorld episode runner over ETO's splits in ``data`` (default: shared data).
 
     ``max_steps``: None = ETO's budget per task type (10-120 steps); a number = one budget for all.
+    ``seed``: the game seeds its random generator with each task's variation index, so there is no
+    other seed to choose; 0 (what ``harness data build --env-seed`` passes by default) or None.
     """
+    if seed not in (0, None):
+        raise ValueError(f"ScienceWorld takes no environment seed (got {seed}): the game seeds itself with "
+                         "each task's variation index; leave --env-seed at 0")
     return SciworldEnv(load_world(data, max_steps, simplifications))
 
 
