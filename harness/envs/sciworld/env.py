@@ -106,12 +106,18 @@ class SciworldEnv:
         return expert_reply(self, rng)
 
     def gold_actions(self) -> tuple[str, ...]:
-        """The game's gold action sequence for the current task (generated once per process; the
-        episode is then replayed to where it was)."""
+        """The game's gold action sequence for the current task, generated once per process.
+
+        The path the game writes depends on what its JVM loaded before (measured: freeze variation
+        19 gave 105 actions in a new JVM, 99 after two other tasks; episodes themselves do not), so
+        it is written by a new JVM, which then carries on with the episode, replayed to where it was.
+        """
         if self.current is None or self.game is None:
             raise ValueError("the gold path needs a started episode: call reset(task_id) first")
         key = (*self.current, self.world.simplifications)
         if key not in _gold:
+            self.game.close()
+            self.game, self.loaded = GameProcess(), None
             self.game.load(*self.current, self.world.simplifications, gold_path=True)
             _gold[key] = tuple(self.game.gold_actions())
             self._restore()
