@@ -108,6 +108,7 @@ def test_the_budget_keeps_the_progress_reached_as_eto_does(world):
     assert t.steps[-1].info["truncated"] is True
 
 
+@pytest.mark.slow
 def test_replaying_actions_reproduces_observations_even_where_the_game_draws_at_random(world, env):
     from harness.envs.sciworld import SciworldEnv
 
@@ -128,6 +129,7 @@ def test_replaying_actions_reproduces_observations_even_where_the_game_draws_at_
     fresh.close()
 
 
+@pytest.mark.slow
 def test_expert_scores_one_within_etos_budgets(world):
     from harness.envs.sciworld import SciworldEnv
     from harness.policies.scripted import ExpertPolicy
@@ -152,6 +154,7 @@ def test_expert_scores_one_within_etos_budgets(world):
     assert all(e.game is None for e in made)
 
 
+@pytest.mark.slow
 def test_the_gold_path_does_not_depend_on_what_the_process_played_before(world, env):
     from harness.envs.sciworld import SciworldEnv, env as env_mod
 
