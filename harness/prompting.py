@@ -49,6 +49,19 @@ TASK_DESCRIPTIONS: dict[str, str] = {
         "Answer in this format:\n\n"
         "Thought: <your reasoning>\nAction: <one command>"
     ),
+    "sciworld": (
+        "You carry out a science experiment in a simulated world. Its rooms: kitchen, foundry, workshop, "
+        "bathroom, outside, living room, bedroom, greenhouse, art studio, hallway.\n"
+        "Explore to find what you need; you can teleport to any room in one step. Containers may need opening.\n"
+        "Actions:\n"
+        "open/close OBJ, activate/deactivate OBJ, connect OBJ to OBJ, disconnect OBJ, use OBJ [on OBJ],\n"
+        "look around, look at OBJ, examine OBJ, read OBJ, pick up OBJ, move OBJ to OBJ, pour OBJ into OBJ,\n"
+        "mix OBJ, teleport to LOC, focus on OBJ (say which object the task is about; focusing on a wrong one fails "
+        "the task), wait (10 steps), wait1 (one step).\n"
+        "When several objects match, the game lists them: answer with the number of the one you mean.\n"
+        "Answer in this format:\n\n"
+        "Thought: <your reasoning>\nAction: <one action>"
+    ),
 }
 
 _ACTION_LINE = re.compile(r"Action:\s?(.*)", re.DOTALL)

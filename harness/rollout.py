@@ -24,7 +24,7 @@ from harness.envs.base import Environment
 from harness.envs.pool import EnvPool
 from harness.policies.base import ContextOverflow, EpisodeView, Policy, Sampling
 from harness.prompting import INVALID_FORMAT, build_messages, observation_turn, parse_react
-from harness.types import Step, Trajectory
+from harness.types import Step, Trajectory, final_reward_of
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,12 @@ def run_episodes(
     - ``icl_messages``: in-context example turns placed after the task description and "OK".
     - ``max_steps`` caps every episode (default: the environment's budget); replayed steps count.
     - ``progress`` is called with the number of episodes that just finished.
-    - ``make_env``: a factory, or an :class:`EnvPool` whose environments are reused (and given back).
+    - ``make_env``: a factory, or an :class:`EnvPool` whose environments are reused (and given back);
+      environments built for a factory are closed when the call returns.
+    - An environment class may set ``max_live_episodes`` (ScienceWorld: one JVM per environment):
+      then at most that many episodes are in flight, the next starting, in task order, in the
+      environment an ended one gives back. Episodes depend only on their task, seed and prefix, so
+      the results are the same; only the batches ``act`` sees are smaller.
     """
     n = len(task_ids)
     seeds = [seed] * n if seeds is None else list(seeds)
@@ -99,24 +104,49 @@ def run_episodes(
     if len(seeds) != n or len(prefixes) != n:
         raise ValueError(f"got {n} task ids but {len(seeds)} seeds and {len(prefixes)} prefixes; give one per episode")
     pool = EnvPool.of(make_env)
-    live: list[_Live] = []
+    live: list[_Live | None] = [None] * n
     replayed: dict[tuple[str, tuple[str, ...]], _Live] = {}
-    for tid, s, prefix in zip(task_ids, seeds, prefixes, strict=True):
-        twin = replayed.get((tid, tuple(prefix))) if prefix else None
-        if twin is not None:
-            live.append(_fork(twin, s))
-            continue
-        x = _start(pool, tid, s, max_steps, icl_messages)
-        _replay(x, prefix)
-        live.append(x)
-        if prefix and hasattr(x.env, "fork") and not x.done:
-            replayed[(tid, tuple(prefix))] = x
-    if progress and any(x.done for x in live):
-        progress(sum(x.done for x in live))
-    while True:
-        active = [x for x in live if not x.done]
-        if not active:
-            break
+    cap: int | None = None  # the environments' max_live_episodes, read from the first one built
+    admitted = 0
+    running: list[_Live] = []
+
+    def admit() -> int:
+        """Start episodes in task order while the cap allows; returns how many ended at once (prefix)."""
+        nonlocal admitted, cap
+        ended = 0
+        while admitted < n and (cap is None or len(running) < cap):
+            tid, s, prefix = task_ids[admitted], seeds[admitted], prefixes[admitted]
+            twin = replayed.get((tid, tuple(prefix))) if prefix else None
+            if twin is not None:
+                x = _fork(twin, s)
+            else:
+                x = _start(pool, tid, s, max_steps, icl_messages)
+                cap = getattr(x.env, "max_live_episodes", None) if admitted == 0 else cap
+                _replay(x, prefix)
+                if prefix and hasattr(x.env, "fork") and not x.done:
+                    replayed[(tid, tuple(prefix))] = x
+            live[admitted] = x
+            admitted += 1
+            if x.done:
+                ended += 1
+                _retire(x)
+            else:
+                running.append(x)
+        return ended
+
+    def _retire(x: _Live) -> None:
+        # A capped environment (one JVM each, say) goes back to the pool as soon as its episode
+        # ends, for the next episode to start in; uncapped ones are released at the end as before.
+        if cap is not None:
+            for key in [k for k, v in replayed.items() if v is x]:
+                del replayed[key]
+            pool.release(x.env, x.view.task.task_id)
+
+    ended = admit()
+    if progress and ended:
+        progress(ended)
+    while running:
+        active = list(running)
         replies = policy.act([x.view for x in active], sampling)
         if len(replies) != len(active):
             raise RuntimeError(f"policy '{policy.name}' answered {len(replies)} of {len(active)} episodes")
@@ -125,13 +155,19 @@ def run_episodes(
                 x.done, x.stop_reason = True, "context_overflow"
             else:
                 _apply(x, reply, replayed=False)
-        if progress:
-            finished = sum(x.done for x in active)
-            if finished:
-                progress(finished)
-    for x in live:
-        pool.release(x.env, x.view.task.task_id)
-    return [_trajectory(x, policy.name) for x in live]
+        finished = [x for x in active if x.done]
+        for x in finished:
+            running.remove(x)
+            _retire(x)
+        finished_count = len(finished) + admit()
+        if progress and finished_count:
+            progress(finished_count)
+    if cap is None:
+        for x in live:
+            pool.release(x.env, x.view.task.task_id)
+    if pool is not make_env:  # a pool made here for a factory: its environments end with the call
+        pool.close()
+    return [_trajectory(x, policy.name) for x in live]  # type: ignore[arg-type]
 
 
 def _start(pool: EnvPool, task_id: str, seed: int, max_steps: int | None, icl: Sequence[dict[str, str]]) -> _Live:
@@ -184,7 +220,7 @@ def _apply(x: _Live, reply: str, replayed: bool) -> None:
 
 
 def _trajectory(x: _Live, policy_name: str) -> Trajectory:
-    final = x.steps[-1].reward if x.stop_reason == "done" else 0.0
+    final = final_reward_of(x.steps, x.stop_reason)
     return Trajectory(
         env_id=x.env.env_id,
         env_version=x.env.version,

@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 StopReason = Literal["done", "max_steps", "invalid_format", "context_overflow"]
 STOP_REASONS: tuple[str, ...] = ("done", "max_steps", "invalid_format", "context_overflow")
+
+
+def final_reward_of(steps: Sequence[Step], stop_reason: str) -> float:
+    """An episode's outcome reward from its steps and why it stopped.
+
+    The last step's reward when the environment ended the episode (``done``). When the step budget
+    or the context ended it, 0, unless the environment marked that step ``info["partial_credit"]``:
+    then its reward is the episode's reward so far and stands (ETO's ScienceWorld scoring).
+    """
+    if not steps:
+        return 0.0
+    last = steps[-1]
+    if stop_reason == "done" or last.info.get("partial_credit"):
+        return float(last.reward)
+    return 0.0
 
 
 def content_hash(obj: Any, length: int = 16) -> str:
@@ -64,7 +80,8 @@ class Trajectory:
     initial_observation: str
     steps: tuple[Step, ...]
     final_reward: float
-    """Outcome reward r_o in [0, 1] (WebShop: the purchase reward; 0 when no purchase)."""
+    """Outcome reward r_o, usually in [0, 1] (WebShop: the purchase reward; 0 when no purchase); see
+    :func:`final_reward_of`."""
     stop_reason: StopReason
     policy: str = ""
     """Policy spec that produced the episode, e.g. ``expert`` or ``hf:runs/sft``."""

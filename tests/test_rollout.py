@@ -151,3 +151,53 @@ def test_a_logged_episode_becomes_a_one_shot_example():
     assert turns[-1]["content"] == example.steps[-1].text
     traj = run_episodes(webshop, TASKS[1:2], make_policy("expert"), icl_messages=turns)[0]
     assert traj.final_reward > 0  # the example does not disturb the episode
+
+
+class CappedWebshop:
+    """WebShop environments that allow two live episodes per call and count how many were built."""
+
+    built = 0
+
+    def __init__(self):
+        type(self).built += 1
+        self.inner = make_env("webshop")
+        self.max_live_episodes = 2
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_environments_that_cap_live_episodes_play_them_in_waves_with_the_same_results():
+    uncapped = run_episodes(webshop, TASKS, make_policy("expert"))
+    CappedWebshop.built = 0
+    policy = Recording(make_policy("expert"))
+    capped = run_episodes(CappedWebshop, TASKS, policy)
+    assert CappedWebshop.built == 2 and max(policy.batches) == 2
+    assert [t.to_dict() for t in capped] == [t.to_dict() for t in uncapped]
+
+
+class PartialCredit:
+    """A WebShop environment whose every step declares its reward as standing partial credit (0.5)."""
+
+    def __init__(self):
+        self.inner = make_env("webshop")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def step(self, action):
+        from dataclasses import replace
+
+        r = self.inner.step(action)
+        return r if r.done else replace(r, reward=0.5, info={**r.info, "partial_credit": True})
+
+
+def test_partial_credit_stands_when_the_budget_ends_the_episode_but_not_after_a_malformed_reply():
+    looking = Scripted(["Thought: look.\nAction: search[shirt]"])
+    [t] = run_episodes(PartialCredit, TASKS[:1], looking, max_steps=3)
+    assert (t.stop_reason, t.final_reward) == ("max_steps", 0.5)
+    [plain] = run_episodes(webshop, TASKS[:1], looking, max_steps=3)
+    assert (plain.stop_reason, plain.final_reward) == ("max_steps", 0.0)
+    malformed_last = Scripted(["Thought: look.\nAction: search[shirt]", "Thought: look.\nAction: search[shirt]", "no action"])
+    [m] = run_episodes(PartialCredit, TASKS[:1], malformed_last, max_steps=3)
+    assert (m.stop_reason, m.final_reward) == ("max_steps", 0.0)

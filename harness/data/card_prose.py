@@ -93,6 +93,16 @@ def _limits(manifest: dict[str, Any]) -> list[str]:
             "- Built on harness's *generated* WebShop catalog (synthetic products and goals), not the original "
             "Amazon catalog: scores and behaviour on it are not comparable with WebShop numbers in papers."
         )
+    if any(p.get("env_id") == "sciworld" for p in provs):
+        out.append(
+            "- ScienceWorld under ETO's protocol: ETO's split lists (its dev list, here `valid`, shares 54 variations "
+            "with its train list), its step budget per task type and its reward (the best raw game score reached, in "
+            "[-1, 1]; a step's reward is the episode's reward so far). Expert episodes are the game's gold paths, "
+            "shortened (teleports, merged waits and repetitions, checked in the game first) only where a path would "
+            "not fit the budget; the game ran in a JVM with `-XX:hashCode=2`, which fixes the order of its random "
+            "choices. On the validation split the expert reaches 1.0 on 193 of 194 variations (freeze variation 19: "
+            "the game's own gold path stops at 82/100)."
+        )
     if any(p.get("stage") == "import" for p in provs):
         out.append(
             "- Imported from FastChat JSON, which has no rewards, done flags or final observations: imported rows have "

@@ -77,6 +77,8 @@ ENVS.add("webshop", "harness.envs.webshop.env:make_webshop",
          "WebShop text shopping (Yao et al. 2022): search and click to buy the requested product; max 10 steps.")
 ENVS.add("alfworld", "harness.envs.alfworld.env:make_alfworld",
          "ALFWorld text household tasks (Shridhar et al. 2021) on TextWorld, alfworld 0.3.4; seen/unseen splits; max 20 steps.")
+ENVS.add("sciworld", "harness.envs.sciworld.env:make_sciworld",
+         "ScienceWorld science tasks (Wang et al. 2022) as ETO plays them: scienceworld 1.2.3 on Java 17, ETO's splits, budgets and reward.")
 ENVS.add("intercode_sql", "harness.envs.intercode_sql.env:make_intercode_sql",
          "InterCodeSQL (Yang et al. 2023): answer Spider questions by querying a real database (SQLite or MariaDB); max 10 steps.")
 

@@ -28,7 +28,7 @@ from harness.envs.base import Environment
 from harness.leaderboard.entry import ComparabilityKey, Submission, SubmissionRejected
 from harness.leaderboard.eval_sets import EvalSets
 from harness.leaderboard.untrusted_rows import check_result, check_trajectory_row
-from harness.types import Trajectory
+from harness.types import Trajectory, final_reward_of
 
 VERIFIER_VERSION = "1"
 TOLERANCE = 1e-9
@@ -212,7 +212,7 @@ def replay_trajectory(env: Environment, t: Trajectory, budget: int) -> str | Non
     stop = ended or "context_overflow"
     if t.stop_reason != stop:
         return f"stop reason '{t.stop_reason}', but the replayed episode stops with '{stop}'"
-    final = t.steps[-1].reward if stop == "done" else 0.0
+    final = final_reward_of(t.steps, stop)
     if not close(t.final_reward, final):
         return f"final reward {t.final_reward}, but the replayed episode earns {final}"
     return None

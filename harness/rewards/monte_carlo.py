@@ -25,7 +25,7 @@ from typing import Any
 from harness.envs.base import Environment
 from harness.policies.base import Policy, Sampling
 from harness.rollout import EpisodeSpec, play_specs
-from harness.types import Trajectory
+from harness.types import Trajectory, final_reward_of
 
 METRIC_VERSION = "ipr-mc-1"
 DEFAULT_N_ROLLOUTS = 5
@@ -98,7 +98,7 @@ def plan_rollouts(
         step = traj.steps[t]
         ended_by_env = step.done and not step.info.get("truncated")
         if ended_by_env or step.done or t + 1 >= budget:
-            fixed[i] = StepScore(float(step.reward) if ended_by_env else 0.0, (), True)
+            fixed[i] = StepScore(final_reward_of(traj.steps[: t + 1], "done" if ended_by_env else "max_steps"), (), True)
             continue
         prefix = tuple(s.text for s in traj.steps[: t + 1])
         for k in range(n_rollouts):
