@@ -92,6 +92,12 @@ def _collate(pad_id: int):
 
 def _load_classifier(path: str, pad_token_id: int, device: str | None = None):
     """The model at ``path`` with a 1-output BCE head (new when ``path`` is a causal LM), float32 on CPU."""
+    return load_one_output_head(path, pad_token_id, "multi_label_classification", device)  # BCEWithLogits on the logit
+
+
+def load_one_output_head(path: str, pad_token_id: int, problem_type: str, device: str | None = None):
+    """The model at ``path`` with a 1-output sequence head of ``problem_type`` (transformers' loss choice;
+    new when ``path`` is a causal LM), float32 on CPU, bfloat16 on an accelerator."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -99,13 +105,9 @@ def _load_classifier(path: str, pad_token_id: int, device: str | None = None):
 
     device = device or resolve_device()
     return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model(path),
-        num_labels=1,
-        problem_type="multi_label_classification",  # BCEWithLogits on the single logit
-        pad_token_id=pad_token_id,
-        use_safetensors=True,
+        resolve_model(path), num_labels=1, problem_type=problem_type, pad_token_id=pad_token_id, use_safetensors=True,
         dtype=torch.float32 if device == "cpu" else torch.bfloat16,
-    ).to(device)
+    ).to(device)  # fmt: skip
 
 
 def _logits(model: Any, pad_id: int, sequences: list[list[int]], batch_size: int) -> list[float]:

@@ -62,16 +62,9 @@ def check_examples(examples: list[dict[str, Any]]) -> None:
 
 def _load_regressor(path: str, pad_token_id: int, device: str | None = None):
     """The model at ``path`` with a 1-output regression (MSE) head, new when ``path`` is a causal LM."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
+    from harness.training.discriminator import load_one_output_head
 
-    from harness.models import resolve_device, resolve_model
-
-    device = device or resolve_device()
-    return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model(path), num_labels=1, problem_type="regression", pad_token_id=pad_token_id, use_safetensors=True,
-        dtype=torch.float32 if device == "cpu" else torch.bfloat16,
-    ).to(device)  # fmt: skip
+    return load_one_output_head(path, pad_token_id, "regression", device)
 
 
 def train_reward_model(
