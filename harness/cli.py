@@ -198,8 +198,10 @@ def _leaderboard(args: argparse.Namespace) -> int:
     board = LocalLeaderboard(args.leaderboard)
     if args.spot_check:
         return _spot_check(args)
-    if args.samples is not None or args.model is not None:
-        raise UserError("--samples and --model go with --spot-check ENTRY_ID")
+    if args.model is not None or (args.samples is not None and not args.verify):
+        raise UserError("--model goes with --spot-check ENTRY_ID, and --samples with --spot-check or --verify")
+    if args.samples is not None and args.samples < 1:
+        raise UserError(f"--samples must be at least 1, got {args.samples}")
     if args.expert_match:
         from harness.leaderboard.expert_match import compute_expert_matches
 
@@ -217,7 +219,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         print(f"registered eval set {new.name}: {new.env_id} {new.split}, {new.n_tasks} tasks (ids {new.task_ids_hash}), "
               f"protocol {new.protocol}, env {new.env_version}")  # fmt: skip
     if args.verify:
-        failures = reverify(board)
+        failures = reverify(board, samples=args.samples, seed=args.seed)
         if failures:
             raise UserError("stored entries or their check records failed verification:\n" + "\n".join(failures))
     if args.score:
@@ -345,8 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--spot-check", default=None, metavar="ENTRY_ID",
                     help="only regenerate --samples K of this entry's episodes with the model it names and compare "
                          "(writes spot_checks/ENTRY_ID.json; exit status 1 when they disagree)")
-    lb.add_argument("--samples", type=int, default=None, metavar="K", help="episodes to regenerate (with --spot-check)")
-    lb.add_argument("--seed", type=int, default=0, help="seed of the spot check's task sample (default 0)")
+    lb.add_argument("--samples", type=int, default=None, metavar="K",
+                    help="episodes to regenerate (with --spot-check), or to replay per entry (with --verify: a quick "
+                         "check; every other check still covers all episodes)")
+    lb.add_argument("--seed", type=int, default=0, help="seed of the spot check's or --verify's episode sample (default 0)")
     lb.add_argument("--model", default=None, metavar="PATH",
                     help="a local copy of the entry's model (with --spot-check; default: the recorded path or Hub id)")
     lb.add_argument("--expert-match", action="store_true",

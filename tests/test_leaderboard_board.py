@@ -129,15 +129,20 @@ def test_an_empty_board_says_how_to_add_an_entry(board, capsys):
     assert "No entries yet" in (board / "README.md").read_text() and "No entries yet" in (board / "index.html").read_text()
 
 
-def test_the_committed_entries_still_replay_exactly():
-    """The project's own leaderboard: valid, untouched, and reproducible by the current environments."""
+def test_the_committed_entries_are_intact_and_a_sample_of_each_replays_exactly():
+    """The project's own leaderboard: valid, untouched (seals, keys, eval sets, metrics, records, in
+    full), and reproducible by the current environments on 3 seeded episodes per entry. The full
+    replay of all ~4,000 episodes (`harness leaderboard --verify`) takes most of an hour on ALFWorld,
+    more than CI's budget."""
     from harness.leaderboard.store import LocalLeaderboard
     from harness.leaderboard.submit import reverify
 
     board = LocalLeaderboard(REFERENCE.parent)
     if not board.entries():
         pytest.skip("no entries committed in leaderboard/entries yet")
-    assert reverify(board, log=lambda line: None) == []
+    lines: list[str] = []
+    assert reverify(board, log=lines.append, samples=3) == []
+    assert sum("sampled episodes replay exactly" in line for line in lines) == len(board.entries())
 
 
 def test_scoring_killed_midway_resumes_from_its_chunks_with_the_same_numbers(board, lb_evals, monkeypatch):

@@ -96,12 +96,14 @@ class FakeHub:
 
 
 @pytest.fixture
-def fake_hub(monkeypatch):
+def fake_hub(monkeypatch, tmp_path):
     """The fake Hub as the client's endpoint (only 127.0.0.1 is reached)."""
     import huggingface_hub.constants
 
     hub = FakeHub()
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    # Every fake repo answers commit aaaa...: a shared Hub cache would serve an earlier test's (or run's) files.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", "hf_fake")
     yield hub

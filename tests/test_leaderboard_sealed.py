@@ -201,3 +201,39 @@ def test_the_projects_migrated_entries_are_sealed(tmp_path):
     entries, problems = LocalLeaderboard(tmp_path).scan()
     assert problems == [] and len(entries) == len(stored(tmp_path)) > 0
     assert all(e["schema_version"] == "2" and len(e["seal"]) == 64 for e in entries)
+
+
+def test_verify_with_samples_replays_a_seeded_sample_and_still_checks_every_seal(tmp_path, evals, capsys, monkeypatch):
+    from harness.leaderboard import replay
+
+    board = tmp_path / "lb"
+    assert submit(evals["random"], board) == 0
+    replayed: list[str] = []
+    real = replay.replay_trajectory
+    monkeypatch.setattr(replay, "replay_trajectory", lambda env, t, budget: replayed.append(t.task_id) or real(env, t, budget))
+
+    out = []
+
+    def verify(*extra: str) -> list[str]:
+        replayed.clear()
+        capsys.readouterr()
+        assert leaderboard(board, "--verify", *extra) == 0
+        out.append(capsys.readouterr().out)
+        return sorted(replayed)
+
+    assert len(verify()) == 4  # the full check replays every episode
+    first = verify("--samples", "2")
+    assert len(first) == 2 and verify("--samples", "2") == first  # the same seed, the same episodes
+    assert "2 of 4 sampled episodes replay exactly" in out[-1] and "replays exactly" in out[0]
+    assert len(verify("--samples", "9")) == 4
+    assert any(verify("--samples", "2", "--seed", str(s)) != first for s in range(1, 8))
+    # an episode left out of the sample and edited on disk is still caught: the seal covers the whole entry
+    (path,) = stored(board)
+    entry = json.loads(path.read_text())
+    row = next(r for r in entry["trajectories"] if r["task_id"] not in first)
+    row["steps"][0]["reward"] = 1.0
+    rewrite(path, entry, reseal=False)
+    capsys.readouterr()
+    assert leaderboard(board, "--verify", "--samples", "2") == 2
+    assert "no longer matches its seal" in capsys.readouterr().err
+    assert leaderboard(board, "--samples", "2") == 2  # --samples alone is a mistake, not silently ignored

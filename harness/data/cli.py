@@ -196,7 +196,7 @@ def register_data_commands(data: argparse._SubParsersAction) -> None:
     b.add_argument("--limit", type=int, default=None, help="only the first N tasks of the split")
     b.add_argument("--seed", type=int, default=0, help="episode seed")
     b.add_argument("--data", default=None, help="catalog folder (default: the generated catalog)")
-    b.add_argument("--env-seed", type=int, default=0, help="seed of the environment's draws")
+    b.add_argument("--env-seed", type=int, default=None, help="seed of the environment's draws (WebShop's prices; default 0)")
     b.add_argument("--nouns", default=None)
     b.add_argument("--split-scheme", default=None)
     b.add_argument("--append", action="store_true", help="add to the split's rows instead of replacing them")

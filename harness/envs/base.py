@@ -99,5 +99,15 @@ def list_envs() -> list[Entry]:
 
 
 def make_env(name: str, **kwargs: Any) -> Environment:
-    """Build the environment registered as ``name`` with factory keyword arguments ``kwargs``."""
-    return ENVS.get(name)(**kwargs)
+    """Build the environment registered as ``name`` with factory keyword arguments ``kwargs``; an
+    option the factory does not take is a ValueError naming the options it does take."""
+    import inspect
+
+    factory = ENVS.get(name)
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            takes = ", ".join(params) or "none"
+            raise ValueError(f"environment '{name}' has no option {', '.join(map(repr, unknown))} (its options: {takes})")
+    return factory(**kwargs)

@@ -54,13 +54,14 @@ def build_pinned_env(env_id: str, env_kwargs: dict[str, Any], source: str) -> En
         ]) from None  # fmt: skip
 
 
-def verify_submission(sub: Submission, eval_sets: EvalSets, env_overrides: dict[str, Any] | None = None
-                      ) -> tuple[dict[str, Any], list[Trajectory]]:  # fmt: skip
+def verify_submission(sub: Submission, eval_sets: EvalSets, env_overrides: dict[str, Any] | None = None,
+                      replay_tasks: set[str] | None = None) -> tuple[dict[str, Any], list[Trajectory]]:  # fmt: skip
     """Replay ``sub`` in its pinned environment; return (verification summary, trajectories in eval order).
 
     Raises :class:`SubmissionRejected` when the key is not one of ``eval_sets`` (the leaderboard's
     registered eval sets and protocols), and listing every mismatch, missing, extra or duplicated
-    task, and key mismatch found.
+    task, and key mismatch found. ``replay_tasks`` (a quick re-check of stored entries) replays only
+    those tasks' episodes; every other check still covers all of them.
     """
     from harness.evaluation.evaluator import validate_results
 
@@ -93,7 +94,7 @@ def verify_submission(sub: Submission, eval_sets: EvalSets, env_overrides: dict[
                             f"results.json in {key.env_id} {key.env_version}")
             continue
         try:
-            problem = replay_trajectory(env, t, key.max_steps)
+            problem = None if replay_tasks is not None and t.task_id not in replay_tasks else replay_trajectory(env, t, key.max_steps)
         except Exception as e:  # noqa: BLE001 - whatever logged input makes the environment fail is that input's fault
             problem = f"the environment failed replaying it ({type(e).__name__}: {e})"
         if problem:
