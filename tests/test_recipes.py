@@ -57,6 +57,33 @@ def test_the_methods_of_one_env_share_its_stage0_and_keep_their_own_settings(env
     assert recipes["stepagent-inverse"].policy_gradient.kl_beta == webshop["stepagent-inverse"].policy_gradient.kl_beta
 
 
+def _leaves(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in (tree or {}).items():
+        out.update(_leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+    return out
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "ipr"])
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
+def test_a_method_parts_values_are_not_overridden_by_the_ipr_recipes_presets(method, preset):
+    """An IPR preset (e.g. the paper's 4 iterations) must not leak into another method: the method
+    part's value holds unless the method part's own preset, or the environment's recipe, sets it."""
+    import yaml
+
+    part = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "methods" / f"{method}.yaml").read_text())
+    own = _leaves({k: v for k, v in part.items() if k not in ("presets", "method", "description")})
+    own_preset = _leaves((part.get("presets") or {}).get(preset))
+    for env in ENVS:
+        env_recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes" / f"{method}-{env}.yaml").read_text())
+        env_sets = _leaves({k: v for k, v in env_recipe.items() if k != "presets"}) | _leaves(
+            (env_recipe.get("presets") or {}).get(preset))
+        resolved = _leaves(load_recipe(f"{method}-{env}", preset).to_dict())
+        for key, value in own.items():
+            if key not in own_preset and key not in env_sets and key in resolved:
+                assert resolved[key] == value, (f"{method}-{env}", preset, key)
+
+
 def test_alfworld_methods_generate_no_longer_replies_than_its_exploration():
     explore = load_recipe("ipr-alfworld").explore.max_new_tokens
     assert load_recipe("rft-alfworld").rft.max_new_tokens == explore
