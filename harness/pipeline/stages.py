@@ -150,13 +150,16 @@ def evaluate(ctx: Context, d: Path, model: str, split: str, label: str) -> dict[
     split = data.valid_split if split == "valid" else data.test_split
     cfg = EvalConfig(env=r.env.id, env_kwargs=ctx.env_kwargs, policy=ctx.executor.spec(model), split=split, limit=limit,
                      seed=r.seed, temperature=r.evaluate.temperature, max_new_tokens=r.evaluate.max_new_tokens,
-                     output=str(d), progress=False)  # fmt: skip
+                     icl=r.prompt.icl, output=str(d), progress=False)  # fmt: skip
     started = time.perf_counter()
     specs = [EpisodeSpec(task_id, r.seed) for task_id in evaluation_task_ids(cfg)]
     rows = ctx.executor.rollouts(d / "episodes", specs, model, ctx.sampling(r.evaluate))
     trajectories = [Trajectory.from_dict(x) for x in rows]
     served = ctx.executor.served(d / "episodes")
-    result = score_episodes(cfg, trajectories, served, started, execution=ctx.executor.provenance())
+    # the provenance records the in-context examples the seam played with (icl, their task ids and
+    # hash), as `harness eval --icl` does, so a spot check regenerates with the same prompt
+    result = score_episodes(cfg, trajectories, served, started, execution=ctx.executor.provenance(),
+                            icl=(ctx.icl_messages, ctx.icl_task_ids))  # fmt: skip
     m = result.metrics["avg_reward"]
     ctx.log(f"  {label} {split}: avg_reward {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] (n={m.n})")
     return {"label": label, "path": model, "split": split, "metrics": {k: asdict(v) for k, v in result.metrics.items()}}
