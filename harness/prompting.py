@@ -64,6 +64,10 @@ TASK_DESCRIPTIONS: dict[str, str] = {
     ),
 }
 
+HEADER_TURNS = 2
+"""The turns every conversation opens with (the task description and "OK"); in-context example turns
+follow them, then the episode's first observation."""
+
 _ACTION_LINE = re.compile(r"Action:\s?(.*)", re.DOTALL)
 
 

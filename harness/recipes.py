@@ -82,6 +82,22 @@ class GenerationSection:
 
 
 @dataclass
+class PromptSection:
+    """How every stage's prompts are built (SFT data, exploration, Monte-Carlo rollouts, inspection,
+    sampling, pairs, the discriminator and step reward model inputs, evaluation)."""
+
+    icl: int = 0
+    """In-context examples: the scripted expert's episodes on the first ``icl`` train tasks
+    (:func:`harness.prompting.icl_examples`), placed after the task description in every prompt of
+    the run, as ``harness eval --icl N`` does. 0 = 0-shot (IPR/ETO: 1-shot)."""
+
+    def hashed(self) -> dict[str, Any] | None:
+        """This section as the config hash sees it: None (left out) at its 0-shot default, so every
+        recipe keeps the hash (and run ids) it had before the section existed."""
+        return dataclasses.asdict(self) if self != PromptSection() else None
+
+
+@dataclass
 class Recipe:
     name: str
     method: str
@@ -90,6 +106,7 @@ class Recipe:
     iterations: int = 4
     env: EnvSection = field(default_factory=EnvSection)
     model: ModelSection = field(default_factory=ModelSection)
+    prompt: PromptSection = field(default_factory=PromptSection)
     data: DataSection = field(default_factory=DataSection)
     sft: SFTSettings = field(default_factory=SFTSettings)
     explore: GenerationSection = field(default_factory=GenerationSection)
@@ -118,6 +135,8 @@ class Recipe:
         config = self.to_dict()
         if "estimate" in config:
             config["estimate"] = self.estimate.hashed()
+        if self.prompt.hashed() is None:
+            config.pop("prompt")
         config["execution"] = {k: v for k, v in config["execution"].items() if k not in ExecutionSettings.NOT_HASHED}
         return content_hash(config)
 
@@ -345,6 +364,8 @@ def check_method(recipe: Recipe, where: str, overrides: dict[str, Any] | None = 
             raise RecipeError(f"{where}: 'estimate.reward_model.held_out' must be in [0, 1), got {recipe.estimate.reward_model.held_out}")
     if recipe.rft.start_from not in ("base", "policy"):
         raise RecipeError(f"{where}: 'rft.start_from' must be 'base' or 'policy', got '{recipe.rft.start_from}'")
+    if recipe.prompt.icl < 0:
+        raise RecipeError(f"{where}: 'prompt.icl' is a number of in-context examples, 0 or more; got {recipe.prompt.icl}")
     if "max_steps" in recipe.env.kwargs:
         raise RecipeError(f"{where}: set the step budget once, as 'env.max_steps', not in 'env.kwargs'")
     if recipe.env.max_steps is not None and recipe.env.max_steps < 1:

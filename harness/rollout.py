@@ -40,17 +40,19 @@ class EpisodeSpec:
 
 
 def play_specs(
-    make_env: Callable[[], Environment] | EnvPool, specs: Sequence[EpisodeSpec], policy: Policy, sampling: Sampling
+    make_env: Callable[[], Environment] | EnvPool, specs: Sequence[EpisodeSpec], policy: Policy, sampling: Sampling,
+    *, icl_messages: Sequence[dict[str, str]] = (),
 ) -> list[Trajectory]:
     """Play ``specs`` (one :func:`run_episodes` call per step budget) and return the trajectories in
-    spec order, each with ``prefix_steps`` = the length of its replayed prefix."""
+    spec order, each with ``prefix_steps`` = the length of its replayed prefix; ``icl_messages`` are
+    in-context example turns in every episode's prompt (as in :func:`run_episodes`)."""
     out: list[Trajectory | None] = [None] * len(specs)
     make_env = EnvPool.of(make_env)
     for budget in sorted({s.max_steps or 0 for s in specs}):
         idx = [i for i, s in enumerate(specs) if (s.max_steps or 0) == budget]
         got = run_episodes(make_env, [specs[i].task_id for i in idx], policy, sampling,
                            seeds=[specs[i].seed for i in idx], max_steps=budget or None,
-                           prefixes=[specs[i].prefix for i in idx])  # fmt: skip
+                           prefixes=[specs[i].prefix for i in idx], icl_messages=icl_messages)  # fmt: skip
         for i, t in zip(idx, got, strict=True):
             out[i] = replace(t, prefix_steps=len(specs[i].prefix))
     return out  # type: ignore[return-value]

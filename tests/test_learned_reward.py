@@ -102,7 +102,7 @@ def test_bad_estimate_settings_are_named(capsys):
 
 
 def test_monte_carlo_recipes_keep_their_config_hashes():
-    """The learned model's keys are hashed only when it is used: every stored Monte-Carlo run id stays valid."""
+    """The learned model's keys (and ``prompt``, at 0-shot) are hashed only when used: every stored run id stays valid."""
     import dataclasses
 
     from harness.recipes import list_recipes, load_recipe, read_recipe_file, recipe_path
@@ -111,7 +111,8 @@ def test_monte_carlo_recipes_keep_their_config_hashes():
     for name in list_recipes():
         for preset in [None, *(read_recipe_file(recipe_path(name)).get("presets") or {})]:
             r = load_recipe(name, preset)
-            before = r.to_dict()  # the hashed form before `method` and `reward_model` existed
+            before = r.to_dict()  # the hashed form before `method`, `reward_model` and `prompt` existed
+            assert before.pop("prompt") == {"icl": 0}, (name, preset)  # every preset is 0-shot
             if "estimate" in before:
                 before["estimate"] = {k: v for k, v in before["estimate"].items() if k in ("n", "temperature")}
             before["execution"] = {k: v for k, v in before["execution"].items() if k not in ("workers", "ray_address", "checkpoint_every_s")}
@@ -122,6 +123,9 @@ def test_monte_carlo_recipes_keep_their_config_hashes():
     bigger = load_recipe("ipr-webshop", "tiny", ["estimate.method=learned", "estimate.reward_model.epochs=9"])
     assert bigger.config_hash != learned.config_hash
     assert dataclasses.asdict(learned.estimate)["reward_model"]["epochs"] == 5
+    one_shot = load_recipe("ipr-webshop", "tiny", ["prompt.icl=1"])
+    assert one_shot.prompt.icl == 1 and one_shot.config_hash not in ("bd4ee80d5e3bf467", learned.config_hash)
+    assert load_recipe("ipr-webshop", "tiny", ["prompt.icl=0"]).config_hash == "bd4ee80d5e3bf467"
 
 
 def test_agreement_figures():

@@ -59,6 +59,20 @@ def test_two_workers_play_the_same_rows_as_one_process(tmp_path, make_env, specs
     assert Executor.served(tmp_path / "two")["backend"] == "transformers"
 
 
+def test_workers_prompt_with_the_recipes_in_context_examples(tmp_path, make_env, specs, tiny_model, cluster):
+    """prompt.icl reaches the Ray workers: the same rows as one process with the examples, not those without."""
+    sampling = Sampling(temperature=1.0, max_new_tokens=12)
+    part = specs[:8]
+    example = [{"role": "user", "content": "Observation:\nexample"}, {"role": "assistant", "content": "Thought: x\nAction: click[x]"},
+               {"role": "user", "content": "That was an example. Now a new task."}, {"role": "assistant", "content": "OK"}]  # fmt: skip
+    here = Executor(ExecutionSettings(), make_env, icl_messages=example).rollouts(tmp_path / "one", part, str(tiny_model),
+                                                                                sampling, chunk_size=4)  # fmt: skip
+    spread = Executor(ExecutionSettings(workers=2), make_env, log=lambda m: None, icl_messages=example)
+    assert spread.rollouts(tmp_path / "two", part, str(tiny_model), sampling, chunk_size=4) == here
+    zero_shot = Executor(ExecutionSettings(), make_env).rollouts(tmp_path / "zero", part, str(tiny_model), sampling, chunk_size=4)
+    assert [r["steps"] for r in zero_shot] != [r["steps"] for r in here]
+
+
 def test_vllm_engines_on_two_workers_play_the_same_rows_as_one_engine(tmp_path, make_env, specs, tiny_model, cluster):
     from harness.policies.vllm import INSTALL_HINT, vllm_available
 

@@ -6,7 +6,8 @@
 - SFT, tokenized with assistant-only masks: ``{"input_ids", "assistant_masks"}``, computed here for
   any chat template (with markers, or prefix-stable without), so the loss covers exactly the
   assistant turns (IPR/ETO train on every ``gpt`` turn, the acknowledgement included). TRL uses a
-  dataset that already has ``input_ids`` as is and turns ``assistant_masks`` into labels.
+  dataset that already has ``input_ids`` as is and turns ``assistant_masks`` into labels. A recipe's
+  in-context example turns (``prompt.icl``) are left unmarked: context, like the observations.
 - Preference (DPO): pairs rows are already TRL's conversational preference format;
   :func:`pairs_to_trl` keeps ``prompt``, ``chosen`` and ``rejected``.
 """
@@ -42,8 +43,13 @@ def has_generation_markers(tokenizer: Any) -> bool:
     return any("{% generation %}" in t or "{%- generation %}" in t for t in templates)
 
 
-def assistant_only_tokens(messages: list[dict[str, str]], tokenizer: Any) -> dict[str, list[int]]:
+def assistant_only_tokens(messages: list[dict[str, str]], tokenizer: Any,
+                          icl_turns: tuple[int, int] | None = None) -> dict[str, list[int]]:  # fmt: skip
     """Tokenize ``messages`` with the tokenizer's chat template and mark the assistant tokens.
+
+    ``icl_turns``: the ``[start, stop)`` message indices of in-context example turns (a recipe's
+    ``prompt.icl``): context, like an observation, so their assistant replies are not marked (the
+    loss covers the real episode's assistant turns only, those it would mark at 0-shot).
 
     With ``{% generation %}`` markers the template says which tokens are the assistant's. Without
     (most released instruct templates, e.g. SmolLM2's ChatML), an assistant turn's tokens are those
@@ -54,12 +60,14 @@ def assistant_only_tokens(messages: list[dict[str, str]], tokenizer: Any) -> dic
     """
     if has_generation_markers(tokenizer):
         enc = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
-        return {"input_ids": list(enc["input_ids"]), "assistant_masks": [int(m) for m in enc["assistant_masks"]]}
+        out = {"input_ids": list(enc["input_ids"]), "assistant_masks": [int(m) for m in enc["assistant_masks"]]}
+        return _unmark_turns(out, messages, tokenizer, icl_turns) if icl_turns else out
     full = _ids(tokenizer, messages, generation_prompt=False)
     mask = [0] * len(full)
     eos = tokenizer.eos_token_id
+    skipped = range(*icl_turns) if icl_turns else range(0)
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
+        if m["role"] != "assistant" or i in skipped:
             continue
         start = len(_ids(tokenizer, messages[:i], generation_prompt=True))
         through = _ids(tokenizer, messages[: i + 1], generation_prompt=False)
@@ -74,6 +82,24 @@ def assistant_only_tokens(messages: list[dict[str, str]], tokenizer: Any) -> dic
             end -= 1  # stop at the end-of-turn token
         for t in range(start, end):
             mask[t] = 1
+    return {"input_ids": full, "assistant_masks": mask}
+
+
+def _unmark_turns(enc: dict[str, list[int]], messages: list[dict[str, str]], tokenizer: Any,
+                  turns: tuple[int, int]) -> dict[str, list[int]]:  # fmt: skip
+    """``enc`` with the tokens of messages ``[start, stop)`` unmarked: those between the conversation
+    rendered up to ``start`` and rendered up to ``stop`` (a template with ``{% generation %}``
+    markers; the conversation must render each prefix as a prefix of the whole)."""
+    start, stop = turns
+    before, through = _ids(tokenizer, messages[:start], False), _ids(tokenizer, messages[:stop], False)
+    full = enc["input_ids"]
+    if full[: len(before)] != before or full[: len(through)] != through:
+        raise DataError(
+            f"the chat template of {type(tokenizer).__name__} does not render the first {stop} messages as a prefix "
+            "of the whole conversation, so the in-context example turns cannot be located and left out of the loss"
+        )
+    mask = list(enc["assistant_masks"])
+    mask[len(before) : len(through)] = [0] * (len(through) - len(before))
     return {"input_ids": full, "assistant_masks": mask}
 
 

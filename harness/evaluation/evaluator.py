@@ -126,12 +126,16 @@ def eval_sampling(config: EvalConfig) -> Any:
     return Sampling(temperature=config.temperature, max_new_tokens=config.max_new_tokens, stop=tuple(config.stop))
 
 
-def prompt_provenance(config: EvalConfig) -> dict[str, Any]:
+def prompt_provenance(config: EvalConfig, icl: tuple[list[dict[str, str]], list[str]] | None = None) -> dict[str, Any]:
     """How the prompts were built: the in-context examples' count, train task ids and content hash, and
-    the hash of the task description every prompt starts with (so a regeneration can tell it changed)."""
+    the hash of the task description every prompt starts with (so a regeneration can tell it changed).
+    ``icl``: the (turns, task ids) the episodes were played with, when the caller has them (a recipe's
+    run computes them once); else they are computed from ``config.icl``."""
     from harness.prompting import TASK_DESCRIPTIONS, icl_examples
 
-    examples, example_ids = icl_examples(config.env, config.env_kwargs, config.icl)
+    examples, example_ids = icl if icl is not None else icl_examples(config.env, config.env_kwargs, config.icl)
+    if len(example_ids) != config.icl:
+        raise ValueError(f"the prompts had {len(example_ids)} in-context examples but the evaluation says icl={config.icl}")
     description = TASK_DESCRIPTIONS.get(config.env)
     return {"icl": config.icl, "icl_task_ids": example_ids, "icl_hash": content_hash(examples) if examples else None,
             "task_description_hash": content_hash(description) if description is not None else None}  # fmt: skip
@@ -154,9 +158,11 @@ def evaluation_task_ids(config: EvalConfig) -> list[str]:
 def score_episodes(
     config: EvalConfig, trajectories: list[Trajectory], policy_provenance: dict[str, Any], started: float,
     argv: list[str] | None = None, execution: dict[str, Any] | None = None,
+    icl: tuple[list[dict[str, str]], list[str]] | None = None,
 ) -> EvalResult:  # fmt: skip
     """The metrics and provenance of ``trajectories`` (one per task of :func:`evaluation_task_ids`, in
-    order, played with ``config``'s sampling and seed); writes and prints them when ``config`` asks."""
+    order, played with ``config``'s sampling, seed and ``icl`` in-context examples: the (turns, task
+    ids) they were played with, or None to compute them); writes and prints them when ``config`` asks."""
     from harness.envs import make_env
     from harness.provenance import provenance
 
@@ -171,7 +177,7 @@ def score_episodes(
             "limit": config.limit,
             "seed": config.seed,
             "sampling": asdict(eval_sampling(config)),
-            "prompt": prompt_provenance(config),
+            "prompt": prompt_provenance(config, icl),
             "max_steps": env.max_steps,
             "metrics_version": METRICS_VERSION,
             "policy": {"spec": config.policy, **policy_provenance},

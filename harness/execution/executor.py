@@ -38,13 +38,16 @@ class Executor:
     """Runs a recipe's rollouts and training jobs as its ``execution`` settings say."""
 
     def __init__(self, settings: ExecutionSettings, make_env: Callable[[], Any], label_root: Path | None = None,
-                 log: Callable[[str], None] = print):  # fmt: skip
+                 log: Callable[[str], None] = print, icl_messages: Sequence[dict[str, str]] = ()):  # fmt: skip
         """``make_env`` builds one episode environment; ``label_root``: model paths under it are named
-        relative to it (so trajectories do not depend on where the runs folder lives)."""
+        relative to it (so trajectories do not depend on where the runs folder lives);
+        ``icl_messages``: in-context example turns in the prompt of every episode played (a recipe's
+        ``prompt.icl``; none = 0-shot)."""
         self.settings = settings
         self.make_env = make_env
         self.label_root = label_root
         self.log = log
+        self.icl_messages = [dict(m) for m in icl_messages]
 
     def check(self) -> None:
         """Fail before the first stage when the recipe's backend cannot run here (not installed)."""
@@ -100,7 +103,7 @@ class Executor:
     # --- rollouts ------------------------------------------------------------------------------
     def play(self, policy: Policy, specs: Sequence[EpisodeSpec], sampling: Sampling) -> list[Trajectory]:
         """Play ``specs`` with ``policy`` in memory and return the trajectories in spec order."""
-        return play_specs(self.make_env, specs, policy, sampling)
+        return play_specs(self.make_env, specs, policy, sampling, icl_messages=self.icl_messages)
 
     def rollouts(
         self, folder: Path, specs: Sequence[EpisodeSpec], model: str, sampling: Sampling,
@@ -117,7 +120,8 @@ class Executor:
         if missing and self.settings.distributed:
             from harness.execution.ray_workers import play_on_ray
 
-            play_on_ray(self.settings, folder, missing, self.make_env, *self.policy_args(model), sampling, row, self.log)
+            play_on_ray(self.settings, folder, missing, self.make_env, *self.policy_args(model), sampling, row, self.log,
+                        icl_messages=self.icl_messages)  # fmt: skip
         elif missing:
             from harness.envs.pool import EnvPool
 
@@ -125,7 +129,8 @@ class Executor:
             with self.policy(model) as policy:
                 write_json_atomic(folder / "policy.json", getattr(policy, "provenance", {}))
                 for k, part in missing:
-                    write_jsonl_atomic(chunk_path(folder, k), [row(t) for t in play_chunk(envs, policy, part, sampling)])
+                    rows = [row(t) for t in play_chunk(envs, policy, part, sampling, self.icl_messages)]
+                    write_jsonl_atomic(chunk_path(folder, k), rows)
             envs.close()
         return [r for k, _ in parts for r in read_jsonl(chunk_path(folder, k))]
 
@@ -167,13 +172,15 @@ def chunk_path(folder: Path, k: int) -> Path:
     return folder / f"chunk-{k:05d}.jsonl"
 
 
-def play_chunk(envs: Any, policy: Policy, specs: Sequence[EpisodeSpec], sampling: Sampling) -> list[Trajectory]:
-    """One chunk's episodes, played as one batch. The policy forgets its cached prompt prefixes first,
-    so a chunk's replies depend on the chunk alone, not on what the worker played before."""
+def play_chunk(envs: Any, policy: Policy, specs: Sequence[EpisodeSpec], sampling: Sampling,
+               icl_messages: Sequence[dict[str, str]] = ()) -> list[Trajectory]:  # fmt: skip
+    """One chunk's episodes, played as one batch (``icl_messages`` in every prompt). The policy forgets
+    its cached prompt prefixes first, so a chunk's replies depend on the chunk alone, not on what the
+    worker played before."""
     clear = getattr(policy, "clear_prefixes", None)
     if clear is not None:
         clear()
-    return play_specs(envs, specs, policy, sampling)
+    return play_specs(envs, specs, policy, sampling, icl_messages=icl_messages)
 
 
 def release(policy: Any) -> None:

@@ -8,7 +8,7 @@ continues where it stopped when the stage is re-run.
 
 | kind | trainer | rows |
 |---|---|---|
-| ``sft`` | :func:`harness.training.sft.train_sft` (SFT, RFT) | ``{"messages": [...]}`` |
+| ``sft`` | :func:`harness.training.sft.train_sft` (SFT, RFT) | ``{"messages": [...]}`` (+ ``"icl_turns": [start, stop]`` with in-context examples) |
 | ``preference`` | :func:`harness.training.preference_stage.train_preference` (IPR, ETO, StepAgent-Implicit) | ``{"prompt", "chosen", "rejected"}`` |
 | ``discriminator`` | :func:`harness.training.discriminator.train_discriminator` (StepAgent-Inverse) | ``{"prompt", "action", "label"}`` |
 | ``policy_gradient`` | :func:`harness.training.policy_gradient.train_policy_gradient` (StepAgent-Inverse) | ``{"prompt": [...]}`` |
@@ -90,7 +90,9 @@ def run_job(job: TrainingJob) -> dict[str, Any]:
     if job.kind == "sft":
         from harness.training.sft import SFTSettings, train_sft
 
-        result = {"path": train_sft(job.model, [r["messages"] for r in rows], out, SFTSettings(**job.settings), **memory)}
+        turns = [tuple(r["icl_turns"]) if r.get("icl_turns") else None for r in rows]
+        result = {"path": train_sft(job.model, [r["messages"] for r in rows], out, SFTSettings(**job.settings), **memory,
+                                    icl_turns=turns)}  # fmt: skip
     elif job.kind == "preference":
         from harness.training.preference import PreferenceSettings
         from harness.training.preference_stage import train_preference

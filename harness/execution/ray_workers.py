@@ -42,12 +42,12 @@ class RolloutWorker:
         self.policy.name = label
         self.envs = EnvPool(make_env)
 
-    def play(self, specs: Sequence[EpisodeSpec], sampling: Sampling,
-             row: Callable[[Trajectory], dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
-        """The rows of one chunk's episodes, in spec order."""
+    def play(self, specs: Sequence[EpisodeSpec], sampling: Sampling, row: Callable[[Trajectory], dict[str, Any]],
+             icl_messages: Sequence[dict[str, str]] = ()) -> list[dict[str, Any]]:  # fmt: skip
+        """The rows of one chunk's episodes, in spec order (``icl_messages`` in every prompt)."""
         from harness.execution.executor import play_chunk
 
-        return [row(t) for t in play_chunk(self.envs, self.policy, specs, sampling)]
+        return [row(t) for t in play_chunk(self.envs, self.policy, specs, sampling, icl_messages)]
 
     def describe(self) -> dict[str, Any]:
         """This worker's process id, node and policy provenance."""
@@ -100,15 +100,17 @@ def play_on_ray(
     settings: ExecutionSettings, folder: Path, missing: Sequence[tuple[int, Sequence[EpisodeSpec]]],
     make_env: Callable[[], Any], spec: str, label: str, options: dict[str, Any], sampling: Sampling,
     row: Callable[[Trajectory], dict[str, Any]], log: Callable[[str], None] = print,
+    icl_messages: Sequence[dict[str, str]] = (),
 ) -> None:  # fmt: skip
     """Play the ``missing`` chunks ``(index, specs)`` on ``settings.workers`` actors and write each as
-    ``folder/chunk-NNNNN.jsonl`` when it arrives; ``folder/policy.json`` gets the policy's provenance."""
+    ``folder/chunk-NNNNN.jsonl`` when it arrives; ``folder/policy.json`` gets the policy's provenance.
+    ``icl_messages``: in-context example turns in every episode's prompt, as played in-process."""
     import ray
 
     connect(settings)
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0  # one engine / model per GPU
     actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(RolloutWorker)
-    sampling_ref, row_ref = ray.put(sampling), ray.put(row)
+    sampling_ref, row_ref, icl_ref = ray.put(sampling), ray.put(row), ray.put(list(icl_messages))
     n = min(settings.workers, len(missing))
     workers = [actor.remote(make_env, spec, label, options) for _ in range(n)]
     log(f"  [ray] {len(missing)} chunks on {n} workers ({'1 GPU' if gpus else '1 CPU'} each)")
@@ -122,7 +124,7 @@ def play_on_ray(
             while queue and idle and failure is None:
                 k, part = queue.popleft()
                 w = idle.pop()
-                running[w.play.remote(part, sampling_ref, row_ref)] = (k, part, w)
+                running[w.play.remote(part, sampling_ref, row_ref, icl_ref)] = (k, part, w)
             (ref,), _ = ray.wait(list(running), num_returns=1)
             k, part, w = running.pop(ref)
             try:

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from harness.pipeline.context import Context
     from harness.recipes import Recipe
 
-SHARED_SECTIONS = ("env", "model", "data", "sft", "evaluate", "execution")
-"""Recipe sections every method reads: the environment, stage 0 (model, expert data, SFT) and evaluation."""
+SHARED_SECTIONS = ("env", "model", "prompt", "data", "sft", "evaluate", "execution")
+"""Recipe sections every method reads: the environment, the prompts, stage 0 (model, expert data,
+SFT) and evaluation."""
 
 Iteration = Callable[["Context", int, str, str, list[str]], str]
 """(context, iteration i, current policy path, SFT model path, chosen expert task ids) -> next policy path."""

@@ -100,7 +100,7 @@ def pairs(ctx: Context, d: Path, i: int) -> dict[str, Any]:
 
     explored = read_trajectories(ctx.iteration_file(i, "explore", "explored.jsonl"))
     rewards = cached_rewards(ctx, i + 1) if ctx.recipe.pairs.step_pairs else {}
-    built, stats = build_ipr_pairs(ctx.load_experts(), explored, rewards, ctx.recipe.pairs)
+    built, stats = build_ipr_pairs(ctx.load_experts(), explored, rewards, ctx.recipe.pairs, ctx.icl_messages)
     rows = [p.to_dict() for p in built]
     write_jsonl_atomic(d / "pairs.jsonl", rows)
     published = ctx.publish(d, "pairs", f"iter{i}", rows)

@@ -20,6 +20,7 @@ Choices where the paper is silent (each recorded in the card and the manifest):
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -49,9 +50,11 @@ def clip(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def labelled_examples(step_rewards: list[StepReward], trajectories: list[Trajectory]) -> list[dict[str, Any]]:
+def labelled_examples(step_rewards: list[StepReward], trajectories: list[Trajectory],
+                      icl_messages: Sequence[dict[str, str]] = ()) -> list[dict[str, Any]]:  # fmt: skip
     """One example per scored action: its task, trajectory, step, history (messages after the first
-    ``step`` actions), action text, MC value and whether it was terminal."""
+    ``step`` actions, with the in-context example turns ``icl_messages`` the Monte-Carlo scorer saw),
+    action text, MC value and whether it was terminal."""
     from harness.pairs.ipr import prompt_at
 
     by_id = {t.id: t for t in trajectories}
@@ -62,7 +65,7 @@ def labelled_examples(step_rewards: list[StepReward], trajectories: list[Traject
             raise ValueError(f"step reward of trajectory {r.trajectory_id} step {r.step_index}: no such trajectory in the "
                              "downloaded expert or explored data (were they published by the same run?)")  # fmt: skip
         out.append({"task_id": traj.task_id, "trajectory_id": traj.id, "step": r.step_index,
-                    "prompt": list(prompt_at(traj, r.step_index)), "action": traj.steps[r.step_index].text,
+                    "prompt": list(prompt_at(traj, r.step_index, icl_messages)), "action": traj.steps[r.step_index].text,
                     "value": r.value, "terminal": r.terminal})  # fmt: skip
     return out
 

@@ -65,7 +65,7 @@ def train(ctx: Context, d: Path, sft: str, i: int = 1) -> dict[str, Any]:
     r, section = ctx.recipe, ctx.recipe.estimate.reward_model
     src = sources(ctx, i)
     experts, explored, labels = download(ctx, src)
-    examples = labelled_examples(labels, experts + explored)
+    examples = labelled_examples(labels, experts + explored, ctx.icl_messages)
     held = held_out_tasks([ex["task_id"] for ex in examples], section.held_out, r.seed)
     learn = [ex for ex in examples if not ex["terminal"] and ex["task_id"] not in held]
     job = TrainingJob("reward_model", sft, str(d), section.training(), r.seed)
@@ -188,8 +188,9 @@ def estimate_learned(ctx: Context, d: Path, i: int) -> dict[str, Any]:
     fixed = plan_rollouts(targets, 1, r.seed, budget).fixed
     scored = [k for k in range(len(targets)) if k not in fixed]
     started = time.perf_counter()
-    preds = predict_step_rewards(model, [(list(prompt_at(*targets[k])), targets[k][0].steps[targets[k][1]].text) for k in scored],
-                                 e.reward_model.score_batch_size)  # fmt: skip
+    # the histories with the in-context example turns the model was trained on (``prompt.icl``)
+    items = [(list(prompt_at(*targets[k], ctx.icl_messages)), targets[k][0].steps[targets[k][1]].text) for k in scored]
+    preds = predict_step_rewards(model, items, e.reward_model.score_batch_size)
     seconds = time.perf_counter() - started
     values = {k: clip(p) for k, p in zip(scored, preds, strict=True)}
     name = SCORER_PREFIX + ctx.executor.label(model).split(":", 1)[-1]

@@ -18,7 +18,8 @@ def stepagent_pairs(ctx: Context, d: Path, i: int) -> dict[str, Any]:
     from harness.methods.inspection import inspected
     from harness.pairs.stepagent import build_stepagent_pairs
 
-    built, stats = build_stepagent_pairs(ctx.load_experts(), inspected(ctx, i), ctx.recipe.inspect.drop_equal)
+    built, stats = build_stepagent_pairs(ctx.load_experts(), inspected(ctx, i), ctx.recipe.inspect.drop_equal,
+                                         ctx.icl_messages)  # fmt: skip
     rows = [p.to_dict() for p in built]
     write_jsonl_atomic(d / "pairs.jsonl", rows)
     published = ctx.publish(d, "pairs", f"iter{i}", rows)

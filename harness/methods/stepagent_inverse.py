@@ -9,6 +9,7 @@ the policy-gradient settings (KL coefficient, entropy bonus, samples per state) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
     from harness.pipeline.context import Context
 
 
-def discriminator_examples(experts: list[Trajectory], inspected: list[Trajectory], drop_equal: bool) -> list[dict[str, Any]]:
+def discriminator_examples(experts: list[Trajectory], inspected: list[Trajectory], drop_equal: bool,
+                           icl_messages: Sequence[dict[str, str]] = ()) -> list[dict[str, Any]]:  # fmt: skip
     """(state, action, label) rows: each inspected expert prefix's expert action (label 1, once per
-    prefix) and every agent sample there (label 0; equal-to-expert samples dropped when asked)."""
+    prefix) and every agent sample there (label 0; equal-to-expert samples dropped when asked). The
+    state is the history the policy acted on, its in-context example turns (``icl_messages``) included."""
     by_task = {e.task_id: e for e in experts}
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
@@ -35,7 +38,7 @@ def discriminator_examples(experts: list[Trajectory], inspected: list[Trajectory
         if hit is None:
             continue
         j = hit[0]
-        state = list(prompt_at(e, j))
+        state = list(prompt_at(e, j, icl_messages))
         if (e.task_id, j) not in seen:
             seen.add((e.task_id, j))
             rows.append({"prompt": state, "action": e.steps[j].text, "label": 1})
@@ -51,7 +54,7 @@ def discriminator(ctx: Context, d: Path, policy: str, i: int) -> dict[str, Any]:
     from harness.methods.inspection import inspected
     from harness.training.discriminator import REWARD_CONVENTION, check_examples
 
-    examples = discriminator_examples(ctx.load_experts(), inspected(ctx, i), ctx.recipe.inspect.drop_equal)
+    examples = discriminator_examples(ctx.load_experts(), inspected(ctx, i), ctx.recipe.inspect.drop_equal, ctx.icl_messages)
     check_examples(examples)  # here, not inside a launched job: the error reaches the user as it is
     start = policy if i == 1 else ctx.run.manifest(f"iter{i - 1}/discriminator")["path"]
     out = ctx.executor.train(TrainingJob("discriminator", start, str(d), ctx.recipe.discriminator, ctx.recipe.seed), examples)
@@ -62,7 +65,8 @@ def discriminator(ctx: Context, d: Path, policy: str, i: int) -> dict[str, Any]:
 
 def policy_update(ctx: Context, d: Path, policy: str, reference: str, disc: str, i: int) -> dict[str, Any]:
     """The KL-regularised policy-gradient step of cycle ``i`` on single-step episodes: every inspected
-    expert prefix is a state; replies are rewarded by the discriminator r(s, a)."""
+    expert prefix is a state (with the run's in-context example turns, as the discriminator saw it);
+    replies are rewarded by the discriminator r(s, a)."""
     from harness.methods.inspection import inspected
     from harness.training.discriminator import REWARD_CONVENTION
 
@@ -71,7 +75,7 @@ def policy_update(ctx: Context, d: Path, policy: str, reference: str, disc: str,
     for x in inspected(ctx, i):
         e = experts.get(x.task_id)
         if e is not None and inspected_step(e, x) is not None:
-            states.setdefault((x.task_id, x.prefix_steps), list(prompt_at(e, x.prefix_steps)))
+            states.setdefault((x.task_id, x.prefix_steps), list(prompt_at(e, x.prefix_steps, ctx.icl_messages)))
     if not states:
         raise ValueError(f"iteration {i}: inspection left no expert prefix to train the policy on")
     job = TrainingJob("policy_gradient", policy, str(d), ctx.recipe.policy_gradient, ctx.recipe.seed, reference=reference,

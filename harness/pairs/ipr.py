@@ -18,16 +18,17 @@ A pair whose two sides say the same thing carries no preference and is dropped (
 (thoughts aside). This happens with ``single_action``, when the agent's action at the prefix is the
 expert's but the rest of its episode did worse.
 
-Continuations end with the last action (the final observation is dropped); prompts carry no
-in-context example.
+Continuations end with the last action (the final observation is dropped); prompts carry the run's
+in-context example turns (a recipe's ``prompt.icl``; none at 0-shot), as the policy saw them when it
+played, and continuations never do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.prompting import build_messages
+from harness.prompting import HEADER_TURNS, build_messages
 from harness.types import Pair, StepReward, Trajectory
 
 BUILDER = "ipr"
@@ -67,14 +68,15 @@ class PairStats:
 def continuation(traj: Trajectory, start: int, single_action: bool) -> tuple[dict[str, str], ...]:
     """The turns of ``traj`` from its action a_{start+1} on (only that action when ``single_action``)."""
     msgs = build_messages(traj.env_id, traj.initial_observation, traj.steps)
-    body = msgs[3 + 2 * start : -1]  # from action a_{start+1}, dropping the final observation
+    body = msgs[HEADER_TURNS + 1 + 2 * start : -1]  # from action a_{start+1}, dropping the final observation
     return tuple(body[:1] if single_action else body)
 
 
-def prompt_at(expert: Trajectory, j: int) -> tuple[dict[str, str], ...]:
-    """The chat history of ``expert`` after its first ``j`` actions (ends with an observation turn)."""
-    msgs = build_messages(expert.env_id, expert.initial_observation, expert.steps)
-    return tuple(msgs[: 3 + 2 * j])
+def prompt_at(expert: Trajectory, j: int, icl_messages: Sequence[dict[str, str]] = ()) -> tuple[dict[str, str], ...]:
+    """The chat history of ``expert`` after its first ``j`` actions (ends with an observation turn),
+    with ``icl_messages`` (in-context example turns) after the task description, as in the rollouts."""
+    msgs = build_messages(expert.env_id, expert.initial_observation, expert.steps, icl_messages=icl_messages)
+    return tuple(msgs[: HEADER_TURNS + len(icl_messages) + 1 + 2 * j])
 
 
 def same_action(a: str | None, b: str | None) -> bool:
@@ -85,7 +87,7 @@ def same_action(a: str | None, b: str | None) -> bool:
 
 
 def _pair(expert: Trajectory, agent: Trajectory, j: int, expert_wins: bool, level: str,
-          rewards: tuple[float, float], single: bool) -> Pair | None:  # fmt: skip
+          rewards: tuple[float, float], single: bool, icl: Sequence[dict[str, str]] = ()) -> Pair | None:  # fmt: skip
     """The pair, or None when its two sides say the same thing."""
     exp_c, agent_c = continuation(expert, j, single), continuation(agent, j, single)
     if exp_c == agent_c or (single and same_action(expert.steps[j].action, agent.steps[j].action)):
@@ -93,7 +95,7 @@ def _pair(expert: Trajectory, agent: Trajectory, j: int, expert_wins: bool, leve
     chosen, rejected = (exp_c, agent_c) if expert_wins else (agent_c, exp_c)
     exp_r, agent_r = rewards
     return Pair(
-        prompt=prompt_at(expert, j),
+        prompt=prompt_at(expert, j, icl),
         chosen=chosen,
         rejected=rejected,
         level=level,  # type: ignore[arg-type]
@@ -115,10 +117,12 @@ def build_ipr_pairs(
     explored: Iterable[Trajectory],
     step_rewards: Mapping[tuple[str, int], StepReward],
     config: IPRPairConfig = IPRPairConfig(),
+    icl_messages: Sequence[dict[str, str]] = (),
 ) -> tuple[list[Pair], PairStats]:
     """Build outcome and step pairs (see module doc); ``step_rewards`` maps (trajectory id, step) -> r_s.
 
-    ``explored`` trajectories are matched to experts by task id and ``prefix_steps`` (= j).
+    ``explored`` trajectories are matched to experts by task id and ``prefix_steps`` (= j);
+    ``icl_messages``: the in-context example turns the trajectories were played with (prompts only).
     """
     by_task: dict[str, dict[int, Trajectory]] = {}
     for x in explored:
@@ -144,9 +148,9 @@ def build_ipr_pairs(
                 if not config.outcome_pairs:
                     continue
                 if r_e - r_x > thr:
-                    stats.outcome_expert_wins += keep(_pair(e, x, 0, True, "outcome", (r_e, r_x), config.single_action))
+                    stats.outcome_expert_wins += keep(_pair(e, x, 0, True, "outcome", (r_e, r_x), config.single_action, icl_messages))
                 elif config.both_directions and r_x - r_e > thr:
-                    stats.outcome_agent_wins += keep(_pair(e, x, 0, False, "outcome", (r_e, r_x), config.single_action))
+                    stats.outcome_agent_wins += keep(_pair(e, x, 0, False, "outcome", (r_e, r_x), config.single_action, icl_messages))
                 else:
                     stats.ties += 1
                 continue
@@ -158,9 +162,9 @@ def build_ipr_pairs(
                 continue
             shorter = config.shorter_wins_at_equal_outcome and len(x.steps) - j < len(e.steps) - j
             if r_e - r_x > thr and s_e.value - s_x.value > tau:
-                stats.step_expert_wins += keep(_pair(e, x, j, True, "step", (s_e.value, s_x.value), config.single_action))
+                stats.step_expert_wins += keep(_pair(e, x, j, True, "step", (s_e.value, s_x.value), config.single_action, icl_messages))
             elif config.both_directions and (r_x - r_e > thr or shorter) and s_x.value - s_e.value > tau:
-                stats.step_agent_wins += keep(_pair(e, x, j, False, "step", (s_e.value, s_x.value), config.single_action))
+                stats.step_agent_wins += keep(_pair(e, x, j, False, "step", (s_e.value, s_x.value), config.single_action, icl_messages))
             else:
                 stats.ties += 1
     return pairs, stats

@@ -9,7 +9,7 @@ environment rewards on these pairs: ``chosen_reward``/``rejected_reward`` are th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from harness.pairs.ipr import continuation, prompt_at, same_action
 from harness.types import Pair, Trajectory
@@ -27,9 +27,11 @@ def inspected_step(expert: Trajectory, sample: Trajectory) -> tuple[int, Traject
 
 
 def build_stepagent_pairs(
-    experts: Iterable[Trajectory], inspected: Iterable[Trajectory], drop_equal: bool = True
+    experts: Iterable[Trajectory], inspected: Iterable[Trajectory], drop_equal: bool = True,
+    icl_messages: Sequence[dict[str, str]] = (),
 ) -> tuple[list[Pair], dict[str, int]]:
-    """Pairs (expert action chosen, agent action rejected) at every inspected expert prefix.
+    """Pairs (expert action chosen, agent action rejected) at every inspected expert prefix; prompts
+    carry ``icl_messages``, the in-context example turns the inspection was played with.
 
     ``inspected`` are episodes that replayed ``prefix_steps`` = j expert actions and then let the agent
     act once (step j); several samples per (task, j) give several pairs. Returns the pairs and counts
@@ -50,7 +52,7 @@ def build_stepagent_pairs(
             continue
         pairs.append(
             Pair(
-                prompt=prompt_at(e, j),
+                prompt=prompt_at(e, j, icl_messages),
                 chosen=continuation(e, j, single_action=True),
                 rejected=continuation(x, j, single_action=True),
                 level="step",

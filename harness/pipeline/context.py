@@ -33,12 +33,17 @@ class Context:
     def __init__(self, run: Run):
         from harness.envs.pool import env_factory
         from harness.execution.executor import Executor
+        from harness.prompting import icl_examples
 
         self.run = run
         self.recipe = run.recipe
         self.log = run.log
+        # computed once per run: every stage's prompts (rollouts, SFT rows, pairs, discriminator and
+        # reward-model inputs) carry these same turns, so training and generation see one prompt
+        self.icl_messages, self.icl_task_ids = icl_examples(self.recipe.env.id, self.env_kwargs, self.recipe.prompt.icl)
+        """The recipe's in-context example turns (``prompt.icl``; none at 0-shot) and their train task ids."""
         self.executor = Executor(self.recipe.execution, env_factory(self.recipe.env.id, **self.env_kwargs),
-                                 label_root=run.runs_dir, log=run.log)
+                                 label_root=run.runs_dir, log=run.log, icl_messages=self.icl_messages)  # fmt: skip
 
     @property
     def env_kwargs(self) -> dict[str, Any]:

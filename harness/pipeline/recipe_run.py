@@ -47,7 +47,10 @@ def stage0_keys(recipe: Recipe) -> dict[str, str]:
     model = {**base, "model": dataclasses.asdict(r.model)}
     expert = {**base, "train_split": d.train_split, "train_tasks": d.train_tasks, **publishing}
     # where the work runs is part of what it produced: training processes for SFT, the backend for evaluation
-    sft = {**model, **expert, "sft": dataclasses.asdict(r.sft),
+    # in-context examples change the SFT rows and every evaluated prompt; at 0-shot the key is left out
+    # so the shared folders of earlier runs stay valid (the scripted expert does not read prompts)
+    prompt = {"prompt": r.prompt.hashed()} if r.prompt.hashed() is not None else {}
+    sft = {**model, **expert, **prompt, "sft": dataclasses.asdict(r.sft),
            "train_processes": r.execution.train_processes, "accelerate_config": r.execution.accelerate_config if r.execution.train_processes > 1 else None}  # fmt: skip
     evaluation = {**sft, "evaluate": dataclasses.asdict(r.evaluate), "backend": r.execution.backend}
     return {

@@ -61,15 +61,29 @@ def sft(ctx: Context, d: Path, model: str, trajectories: list[Trajectory] | None
     """SFT (assistant tokens only) on the conversations of ``trajectories`` (default: the experts),
     as a training job of the execution seam."""
     from harness.execution.jobs import TrainingJob
-    from harness.prompting import build_messages
 
     trajs = ctx.load_experts() if trajectories is None else trajectories
-    rows = [{"messages": build_messages(t.env_id, t.initial_observation, t.steps)[:-1]} for t in trajs]
+    rows = [sft_row(t, ctx.icl_messages) for t in trajs]
     if not rows:
         raise ValueError("SFT needs at least one expert conversation: the expert stage kept none")
     settings = replace(ctx.recipe.sft, seed=ctx.recipe.seed)
     out = ctx.executor.train(TrainingJob("sft", model, str(d), settings, ctx.recipe.seed), rows)
     return {"path": out["path"], "conversations": len(rows), "resumed_from": out.get("resumed_from")}
+
+
+def sft_row(trajectory: Trajectory, icl_messages: list[dict[str, str]]) -> dict[str, Any]:
+    """One SFT row: the conversation the policy sees when it plays ``trajectory`` (in-context examples
+    included), less the final observation; with examples, ``icl_turns`` = their ``[start, stop)``
+    message indices. Those turns are context, not trained on: the loss covers the episode's own
+    assistant turns only (the examples are the same in every row, and nothing the policy is asked to
+    produce). At 0-shot the row is ``{"messages": ...}`` alone, as before the option existed."""
+    from harness.prompting import HEADER_TURNS, build_messages
+
+    t = trajectory
+    messages = build_messages(t.env_id, t.initial_observation, t.steps, icl_messages=icl_messages)[:-1]
+    if not icl_messages:
+        return {"messages": messages}
+    return {"messages": messages, "icl_turns": [HEADER_TURNS, HEADER_TURNS + len(icl_messages)]}
 
 
 def explore_specs(experts: list[Trajectory], chosen: list[str], seed: int, all_prefixes: bool = True,
@@ -136,13 +150,16 @@ def evaluate(ctx: Context, d: Path, model: str, split: str, label: str) -> dict[
     split = data.valid_split if split == "valid" else data.test_split
     cfg = EvalConfig(env=r.env.id, env_kwargs=ctx.env_kwargs, policy=ctx.executor.spec(model), split=split, limit=limit,
                      seed=r.seed, temperature=r.evaluate.temperature, max_new_tokens=r.evaluate.max_new_tokens,
-                     output=str(d), progress=False)  # fmt: skip
+                     icl=r.prompt.icl, output=str(d), progress=False)  # fmt: skip
     started = time.perf_counter()
     specs = [EpisodeSpec(task_id, r.seed) for task_id in evaluation_task_ids(cfg)]
     rows = ctx.executor.rollouts(d / "episodes", specs, model, ctx.sampling(r.evaluate))
     trajectories = [Trajectory.from_dict(x) for x in rows]
     served = ctx.executor.served(d / "episodes")
-    result = score_episodes(cfg, trajectories, served, started, execution=ctx.executor.provenance())
+    # the provenance records the in-context examples the seam played with (icl, their task ids and
+    # hash), as `harness eval --icl` does, so a spot check regenerates with the same prompt
+    result = score_episodes(cfg, trajectories, served, started, execution=ctx.executor.provenance(),
+                            icl=(ctx.icl_messages, ctx.icl_task_ids))  # fmt: skip
     m = result.metrics["avg_reward"]
     ctx.log(f"  {label} {split}: avg_reward {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] (n={m.n})")
     return {"label": label, "path": model, "split": split, "metrics": {k: asdict(v) for k, v in result.metrics.items()}}

@@ -69,8 +69,13 @@ def make_sft_trainer_class():
 
 
 def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output: str | Path, settings: SFTSettings,
-              gradient_checkpointing: bool = False, checkpoint_every_s: float | None = None) -> Path:  # fmt: skip
+              gradient_checkpointing: bool = False, checkpoint_every_s: float | None = None,
+              icl_turns: list[tuple[int, int] | None] | None = None) -> Path:  # fmt: skip
     """Fine-tune ``model_path`` on ``conversations`` and save the result (safetensors) in ``output/model``.
+
+    ``icl_turns[i]``: the ``[start, stop)`` message indices of conversation i's in-context example
+    turns (a recipe's ``prompt.icl``), which are context, not trained on (see
+    :func:`~harness.data.trl_format.assistant_only_tokens`).
 
     Checkpoints go to ``output/checkpoints`` every ``save_steps`` (and every ``checkpoint_every_s``
     seconds of training) and a re-run resumes from the
@@ -97,7 +102,10 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     out = Path(output)
     ckpt_dir = out / "checkpoints"
     tokenizer = load_tokenizer(model_path)
-    marked = has_generation_markers(tokenizer)
+    turns = icl_turns or [None] * len(conversations)
+    # TRL's assistant_only_loss marks every assistant turn, the in-context examples' too: rows that
+    # carry examples are tokenized here, with those turns unmarked
+    marked = has_generation_markers(tokenizer) and not any(turns)
     per_device, accumulation = batch_split(settings.batch_size, settings.per_device_batch_size, "sft")
     config = SFTConfig(
         **trainer_arguments(ckpt_dir, settings.seed, settings.save_steps, 2, gradient_checkpointing=gradient_checkpointing),
@@ -115,7 +123,7 @@ def train_sft(model_path: str, conversations: list[list[dict[str, str]]], output
     )
     model = load_model(model_path, device=training_device())  # after the config: DeepSpeed ZeRO-3 hooks the load
     use_unpadded_attention(model)
-    rows = [{"messages": c} if marked else assistant_only_tokens(c, tokenizer) for c in conversations]
+    rows = [{"messages": c} if marked else assistant_only_tokens(c, tokenizer, t) for c, t in zip(conversations, turns, strict=True)]
     dataset = Dataset.from_list(rows)
     from harness.training.lora import peft_config
 
