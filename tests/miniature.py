@@ -60,6 +60,17 @@ def stage_folder(run, stage):
     return run / stage
 
 
+def require_intercode_sql():
+    """The loaded InterCodeSQL world (SQLite), or a skip when the shared Spider data is absent (CI has it)."""
+    from harness.envs.intercode_sql import load_world
+    from harness.envs.shared_data import DataNotFoundError
+
+    try:
+        return load_world(None, "sqlite")
+    except DataNotFoundError as e:
+        pytest.skip(f"InterCodeSQL data is absent (CI has it): {e}")
+
+
 def require_alfworld() -> None:
     """Skip unless ALFWorld 0.3.4 / TextWorld 1.7.0 and the shared game files are here (CI has them)."""
     from harness.envs.shared_data import DataNotFoundError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from miniature import require_intercode_sql
 
 from harness.envs import Environment, make_env
 from harness.envs.shared_data import DataNotFoundError
@@ -12,13 +13,7 @@ from harness.envs.shared_data import DataNotFoundError
 
 @pytest.fixture(scope="module")
 def world():
-    from harness.envs.intercode_sql import load_world
-
-    pytest.importorskip("sqlglot", reason="sqlglot (the MySQL-to-SQLite translator) is not installed")
-    try:
-        return load_world(None, "sqlite")
-    except DataNotFoundError as e:
-        pytest.skip(f"InterCodeSQL data is absent (CI has it): {e}")
+    return require_intercode_sql()
 
 
 @pytest.fixture
