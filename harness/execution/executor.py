@@ -55,7 +55,8 @@ class Executor:
 
         reason = getattr(BACKENDS.get(self.settings.backend), "unavailable_reason", lambda: None)()
         if reason:
-            raise ValueError(f"execution.backend '{self.settings.backend}' cannot run here: {reason}")
+            raise ValueError(f"execution.backend '{self.settings.backend}' cannot run here: {reason} "
+                             "(a recipe: --set execution.backend=hf runs its rollouts on transformers)")
         if self.settings.distributed:
             from importlib.util import find_spec
 
