@@ -251,3 +251,19 @@ def test_group_by_length_order_is_the_one_process_order_on_every_process():
     assert one == order(Base, 16, 1, 1)  # one process: transformers' own order, unchanged
     assert order(grouped, 8, 1, 2) == one and order(grouped, 2, 2, 4) == one  # the same global batch of 16
     assert order(Base, 8, 1, 2) != one  # what transformers alone would do on 2 processes
+
+
+def test_vllm_on_a_cpu_runs_in_process_on_every_core_unless_the_user_said_otherwise(monkeypatch):
+    import os
+
+    from harness.policies.vllm import cpu_engine_in_process
+
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    cpu_engine_in_process()
+    assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+    assert os.environ["VLLM_CPU_OMP_THREADS_BIND"] == ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+    cpu_engine_in_process()
+    assert (os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"], os.environ["VLLM_CPU_OMP_THREADS_BIND"]) == ("1", "nobind")

@@ -160,7 +160,7 @@ def cpu_engine_in_process() -> None:
 
     By default vLLM starts its scheduler in a separate process that polls without sleeping and
     reserves one core for it, so on a 2-core machine the model runs on one thread beside a busy
-    loop. Measured (2 cores, SmolLM2-135M, 8 prompts x 1,500 tokens + 48 new): 42.1 s by default,
+    loop. Measured (2 cores, SmolLM2-135M, 8 prompts x 1,500 tokens + 48 new): 42.5 s by default,
     24.4 s in-process on both cores (benchmarks/results/vllm_cpu_engine.json). A user's own
     settings of either variable win."""
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
